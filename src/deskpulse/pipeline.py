@@ -165,6 +165,7 @@ def export_table(repo: TenantStore, table: str, fmt: str, out: Path) -> int:
         "ticket_events": "seq",
         "ticket_metrics": "ticket_id",
         "ticket_sla": "ticket_id, metric, instance",
+        "ticket_segments": "ticket_id, segment",
         "backlog_daily": "date, dimension, value",
     }[table]
     data = repo.query(f"SELECT {select} FROM {table} ORDER BY {order}")  # noqa: S608 - fixed names

@@ -71,6 +71,18 @@ TICKET_SLA_COLUMNS: Final = (
     "root_cause_share",
 )
 
+TICKET_SEGMENTS_COLUMNS: Final = (
+    "ticket_id",
+    "segment",
+    "started_at",
+    "ended_at",
+    "status",
+    "group",
+    "assignee_id",
+    "calendar_minutes",
+    "business_minutes",
+)
+
 BACKLOG_DAILY_COLUMNS: Final = (
     "date",
     "dimension",
@@ -94,5 +106,6 @@ EXPORTABLE: Final[dict[str, tuple[str, ...]]] = {
     "ticket_events": EVENT_COLUMNS,
     "ticket_metrics": TICKET_METRICS_COLUMNS,
     "ticket_sla": TICKET_SLA_COLUMNS,
+    "ticket_segments": TICKET_SEGMENTS_COLUMNS,
     "backlog_daily": BACKLOG_DAILY_COLUMNS,
 }

@@ -1,0 +1,45 @@
+# deskpulse — two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+DEMO   := demo
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint bench serve clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## demo: install, generate realistic sample data, import and build on DuckDB, print a summary
+demo: $(STAMP)
+	rm -f $(DEMO)/deskpulse.duckdb
+	$(VENV)/bin/deskpulse generate --tickets 20000 --seed 7 --out $(DEMO)/data
+	$(VENV)/bin/deskpulse --db $(DEMO)/deskpulse.duckdb --config examples/demo/deskpulse.yaml \
+	    import $(DEMO)/data/tickets.csv $(DEMO)/data/events.csv --rejects $(DEMO)/rejects.csv
+	$(VENV)/bin/deskpulse --db $(DEMO)/deskpulse.duckdb --config examples/demo/deskpulse.yaml build
+	$(VENV)/bin/deskpulse --db $(DEMO)/deskpulse.duckdb export ticket_sla --format csv --out $(DEMO)/out/ticket_sla.csv
+	$(VENV)/bin/deskpulse --db $(DEMO)/deskpulse.duckdb export ticket_metrics --format xlsx --out $(DEMO)/out/ticket_metrics.xlsx
+	@echo
+	@echo "demo store:   $(DEMO)/deskpulse.duckdb   (try: $(VENV)/bin/deskpulse --db $(DEMO)/deskpulse.duckdb tickets list)"
+	@echo "exports:      $(DEMO)/out/ticket_sla.csv, $(DEMO)/out/ticket_metrics.xlsx"
+
+## test: install what the tests need, lint, then run the suite (CI=true also runs PostgreSQL tests)
+test: $(STAMP) lint
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy
+
+## bench: benchmarks (slow; prints figures and ratios against naive baselines)
+bench: $(STAMP)
+	for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+serve: $(STAMP)
+	$(VENV)/bin/deskpulse serve
+
+clean:
+	rm -rf $(VENV) $(DEMO) build .pytest_cache .mypy_cache .ruff_cache

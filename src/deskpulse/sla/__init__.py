@@ -1,0 +1,16 @@
+"""SLA layer: policies, the clock engine, builds (full/incremental) and backtests."""
+
+from deskpulse.sla.backtest import BacktestResult, backtest
+from deskpulse.sla.build import BuildSummary, build, parse_instant
+from deskpulse.sla.policies import Policy, SlaConfig, load_sla_config
+
+__all__ = [
+    "BacktestResult",
+    "BuildSummary",
+    "Policy",
+    "SlaConfig",
+    "backtest",
+    "build",
+    "load_sla_config",
+    "parse_instant",
+]

@@ -1,0 +1,610 @@
+"""The SLA engine: CONTRACT §3 clocks and lifecycle metrics as set-based SQL plus the kernel.
+
+Input: canonical tickets and events (Arrow), a validated :class:`SlaConfig` and ``as_of``.
+Output: ``ticket_metrics``, ``ticket_sla`` and ``ticket_segments`` (Arrow). The logic is
+window-function SQL run in an in-memory DuckDB; business time comes from the vectorised
+kernel as positions F(t) per ticket calendar, so every business duration is F(b) − F(a).
+Nothing here loops over tickets in Python: Python only loops over calendars and policies.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from deskpulse.calendar.kernel import BusinessCalendar
+from deskpulse.calendar.spec import ALWAYS_CALENDAR_NAME, CalendarSpec
+from deskpulse.sla.policies import METRICS, SlaConfig, match_policies
+
+log = logging.getLogger(__name__)
+
+SOLVED = "('solved', 'closed')"
+TICKET_INPUT_COLUMNS = (
+    "ticket_id", "created_at", "status", "group", "assignee_id", "first_reply_at", "solved_at",
+)
+
+
+@dataclass
+class EngineResult:
+    """The engine's output tables and what it noticed along the way."""
+
+    ticket_metrics: pa.Table
+    ticket_sla: pa.Table
+    ticket_segments: pa.Table
+    notes: dict[str, int] = field(default_factory=dict)
+
+
+class Calendars:
+    """The calendars of one build, materialised once over the data's span."""
+
+    def __init__(self, sla: SlaConfig, start_s: int, end_s: int) -> None:
+        self.names = sla.calendar_names()
+        self.cals: list[BusinessCalendar] = []
+        for name in self.names:
+            spec = sla.calendars.get(name) or CalendarSpec.always_open(name)
+            self.cals.append(BusinessCalendar.for_span(spec, start_s, end_s))
+
+    def index(self, name: str) -> int:
+        return self.names.index(name)
+
+    def _apply(self, method: str, cal: np.ndarray, values: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(values), dtype=np.int64)
+        for i, c in enumerate(self.cals):
+            m = cal == i
+            if m.any():
+                out[m] = getattr(c, method)(values[m])
+        return out
+
+    def position(self, cal: np.ndarray, t: np.ndarray) -> np.ndarray:
+        return self._apply("position", cal, t)
+
+    def reach(self, cal: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return self._apply("reach", cal, y)
+
+    def next_business(self, cal: np.ndarray, t: np.ndarray) -> np.ndarray:
+        return self._apply("next_business_instant", cal, t)
+
+
+def _q(sql: str) -> str:
+    """Expand the constant ``{SOLVED}`` in engine SQL (no user input is ever interpolated)."""
+    return sql.replace("{SOLVED}", SOLVED)
+
+
+def _np(table: pa.Table, name: str) -> np.ndarray:
+    return np.asarray(table.column(name).to_numpy(zero_copy_only=False))
+
+
+def _with_kernel(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    cals: Calendars,
+    fn: str,
+    src: str,
+    dst: str,
+    params: dict[str, Any] | None = None,
+) -> pa.Table:
+    """Run ``sql``, apply a kernel function to column ``src`` (nullable) into ``dst``."""
+    table = con.sql(sql, params=params).to_arrow_table()
+    col = table.column(src)
+    valid = np.asarray(col.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    values = np.asarray(col.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    cal = np.asarray(table.column("cal").to_numpy(zero_copy_only=False), dtype=np.int64)
+    out = np.zeros(len(values), dtype=np.int64)
+    if valid.any():
+        out[valid] = getattr(cals, fn)(cal[valid], values[valid])
+    return table.append_column(dst, pa.array(out, pa.int64(), mask=~valid))
+
+
+def compute(
+    tickets: pa.Table, events: pa.Table, sla: SlaConfig, as_of_s: int
+) -> EngineResult:
+    """Compute ticket_metrics, ticket_sla and ticket_segments for ``tickets`` at ``as_of_s``.
+
+    ``tickets`` needs the columns of :data:`TICKET_INPUT_COLUMNS` plus every dimension a policy
+    matches on; ``events`` the canonical event columns plus ``seq``. Tickets created after
+    ``as_of`` and events after it are ignored; soft-deleted tickets must be filtered out by
+    the caller.
+    """
+    con = duckdb.connect()
+    try:
+        return _compute(con, tickets, events, sla, as_of_s)
+    finally:
+        con.close()
+
+
+def _compute(
+    con: duckdb.DuckDBPyConnection, tickets: pa.Table, events: pa.Table, sla: SlaConfig, as_of_s: int
+) -> EngineResult:
+    notes: dict[str, int] = {}
+    p = {"as_of": as_of_s}
+    pol = match_policies(tickets, sla.policies)
+    pol_cal = np.array(
+        [sla.calendar_names().index(pp.calendar) for pp in sla.policies] or [0], dtype=np.int64
+    )
+    always_idx = sla.calendar_names().index(ALWAYS_CALENDAR_NAME)
+    cal = np.where(pol >= 0, pol_cal[np.maximum(pol, 0)], always_idx)
+    tk_in = tickets.select(list(TICKET_INPUT_COLUMNS)).append_column("pol", pa.array(pol)).append_column(
+        "cal", pa.array(cal)
+    )
+    con.register("tk_in", tk_in)
+    con.register("ev_in", events)
+
+    # Policies, targets and pauses as small relations.
+    pol_rows = [
+        {"pol": i, "policy": pp.name, "calendar": pp.calendar, "metric": m, "target_s": pp.targets_seconds[m]}
+        for i, pp in enumerate(sla.policies)
+        for m in METRICS
+        if m in pp.targets_seconds
+    ]
+    targets = pa.Table.from_pylist(
+        pol_rows,
+        schema=pa.schema([("pol", pa.int64()), ("policy", pa.string()), ("calendar", pa.string()),
+                          ("metric", pa.string()), ("target_s", pa.int64())]),
+    )
+    con.register("targets", targets)
+    pause = pa.Table.from_pylist(
+        [{"pol": i, "status": s} for i, pp in enumerate(sla.policies) for s in pp.pause_on],
+        schema=pa.schema([("pol", pa.int64()), ("status", pa.string())]),
+    )
+    con.register("pause", pause)
+    pol_names = pa.table({"pol": pa.array(range(len(sla.policies)), pa.int64()),
+                          "policy": pa.array([pp.name for pp in sla.policies], pa.string())})
+    con.register("pol_names", pol_names)
+    cal_names = pa.table({"cal": pa.array(range(len(sla.calendar_names())), pa.int64()),
+                          "calendar": pa.array(sla.calendar_names(), pa.string())})
+    con.register("cal_names", cal_names)
+
+    # --- staging: tickets as of as_of, events clamped and ordered ------------------------------
+    con.execute(
+        """
+        CREATE TEMP TABLE tk0 AS
+        SELECT ticket_id, CAST(floor(epoch(created_at)) AS BIGINT) AS created_s, status AS status_now,
+               "group" AS group_now, assignee_id AS assignee_now,
+               CAST(floor(epoch(first_reply_at)) AS BIGINT) AS first_reply_col_s,
+               CAST(floor(epoch(solved_at)) AS BIGINT) AS solved_col_s, pol, cal,
+               EXISTS (SELECT 1 FROM ev_in e WHERE e.ticket_id = t.ticket_id
+                       AND CAST(floor(epoch(e.event_at)) AS BIGINT) <= $as_of) AS has_events
+        FROM tk_in t
+        WHERE CAST(floor(epoch(created_at)) AS BIGINT) <= $as_of
+        """,
+        p,
+    )
+    n_before = con.execute(
+        "SELECT count(*) FROM ev_in e JOIN tk0 USING (ticket_id) "
+        "WHERE CAST(floor(epoch(e.event_at)) AS BIGINT) < tk0.created_s"
+    ).fetchall()[0]
+    notes["events_before_created_at_clamped"] = int(n_before[0]) if n_before else 0
+    bad_status = con.execute(
+        "SELECT count(*) FROM ev_in WHERE kind = 'status' AND (to_value IS NULL OR to_value NOT IN "
+        "('new','open','pending','hold','solved','closed'))"
+    ).fetchall()[0]
+    notes["status_events_with_unknown_value_ignored"] = int(bad_status[0]) if bad_status else 0
+    # Tickets with no events at all: synthesise what the tickets table allows (CONTRACT §1).
+    con.execute(
+        _q("""
+        CREATE TEMP TABLE ev0 AS
+        SELECT e.ticket_id, greatest(CAST(floor(epoch(e.event_at)) AS BIGINT), tk0.created_s) AS t_s,
+               e.seq AS ord, e.kind, e.actor, e.public, e.from_value, e.to_value, tk0.cal
+        FROM ev_in e JOIN tk0 USING (ticket_id)
+        WHERE CAST(floor(epoch(e.event_at)) AS BIGINT) <= $as_of
+          AND NOT (e.kind = 'status' AND (e.to_value IS NULL OR e.to_value NOT IN
+                   ('new','open','pending','hold','solved','closed')))
+        UNION ALL
+        SELECT ticket_id, created_s, -3, 'status', 'system', true, NULL,
+               CASE WHEN status_now IN {SOLVED} THEN 'open' ELSE status_now END, cal
+        FROM tk0 WHERE NOT has_events AND status_now <> 'new'
+        UNION ALL
+        SELECT ticket_id, first_reply_col_s, -2, 'comment', 'agent', true, NULL, NULL, cal
+        FROM tk0 WHERE NOT has_events AND first_reply_col_s IS NOT NULL
+             AND first_reply_col_s BETWEEN created_s AND $as_of
+        UNION ALL
+        SELECT ticket_id, greatest(solved_col_s, created_s), -1, 'status', 'system', true, NULL, status_now,
+               cal
+        FROM tk0 WHERE NOT has_events AND status_now IN {SOLVED} AND solved_col_s IS NOT NULL
+             AND solved_col_s <= $as_of
+        """),
+        p,
+    )
+    unknown_solve = con.execute(
+        _q("SELECT count(*) FROM tk0 WHERE NOT has_events AND status_now IN {SOLVED} AND solved_col_s IS NULL")
+    ).fetchall()[0]
+    notes["solved_without_events_or_solved_at"] = int(unknown_solve[0]) if unknown_solve else 0
+    no_events = con.execute("SELECT count(*) FROM tk0 WHERE NOT has_events").fetchall()[0]
+    notes["tickets_without_events"] = int(no_events[0]) if no_events else 0
+
+    # --- kernel: business position of every instant we will subtract ---------------------------
+    ev = _with_kernel(con, "SELECT * FROM ev0", cals := Calendars(sla, *_span(con, as_of_s)), "position", "t_s", "f")
+    con.register("ev_arrow", ev)
+    con.execute("CREATE TEMP TABLE ev AS SELECT * FROM ev_arrow")
+    con.unregister("ev_arrow")
+    tk = _with_kernel(con, "SELECT *, CAST($as_of AS BIGINT) AS as_of_s FROM tk0", cals, "position", "created_s", "f_created", p)
+    asof_f = cals.position(np.asarray(tk.column("cal").to_numpy(), dtype=np.int64),
+                           np.full(tk.num_rows, as_of_s, dtype=np.int64))
+    tk = tk.append_column("f_asof", pa.array(asof_f, pa.int64()))
+    con.register("tk_arrow", tk)
+    con.execute("CREATE TEMP TABLE tk AS SELECT * FROM tk_arrow")
+    con.unregister("tk_arrow")
+
+    # --- status timeline -----------------------------------------------------------------------
+    con.execute(
+        _q("""
+        CREATE TEMP TABLE st AS
+        WITH s AS (
+          SELECT ticket_id, created_s AS t_s, -1000000 AS ord, 'new' AS status, f_created AS f FROM tk
+          UNION ALL
+          SELECT ticket_id, t_s, ord, to_value, f FROM ev WHERE kind = 'status'
+        )
+        SELECT s.ticket_id, s.t_s, s.ord, s.status, s.f, tk.pol, tk.cal,
+               lag(s.status) OVER w AS prev_status,
+               coalesce(lead(s.t_s) OVER w, $as_of) AS end_s,
+               coalesce(lead(s.f) OVER w, tk.f_asof) AS end_f,
+               row_number() OVER w AS seg,
+               (s.status NOT IN {SOLVED} AND pz.status IS NULL) AS is_running,
+               (s.status NOT IN {SOLVED} AND pz.status IS NOT NULL) AS is_paused
+        FROM s JOIN tk USING (ticket_id)
+        LEFT JOIN pause pz ON pz.pol = tk.pol AND pz.status = s.status
+        WINDOW w AS (PARTITION BY s.ticket_id ORDER BY s.t_s, s.ord)
+        """),
+        p,
+    )
+    con.execute(
+        _q("""
+        CREATE TEMP TABLE sa AS
+        SELECT ticket_id,
+               arg_max(status, seg) AS status_at_as_of,
+               max(t_s) FILTER (WHERE status IN {SOLVED} AND prev_status IS NOT NULL
+                                AND prev_status NOT IN {SOLVED}) AS final_solve_s,
+               max(f) FILTER (WHERE status IN {SOLVED} AND prev_status IS NOT NULL
+                              AND prev_status NOT IN {SOLVED}) AS final_solve_f,
+               count(*) FILTER (WHERE prev_status = 'solved' AND status NOT IN {SOLVED}) AS reopens,
+               sum(end_f - f) FILTER (WHERE is_running) AS run_b,
+               sum(end_f - f) FILTER (WHERE is_paused) AS paused_b,
+               sum(end_s - t_s) FILTER (WHERE status IN ('new','open','hold')) AS rw_c,
+               sum(end_f - f) FILTER (WHERE status IN ('new','open','hold')) AS rw_b,
+               sum(end_s - t_s) FILTER (WHERE status = 'pending') AS aw_c,
+               sum(end_f - f) FILTER (WHERE status = 'pending') AS aw_b,
+               sum(end_s - t_s) FILTER (WHERE status = 'hold') AS oh_c,
+               sum(end_f - f) FILTER (WHERE status = 'hold') AS oh_b,
+               sum(end_s - t_s) FILTER (WHERE status IN ('new','open')) AS wk_c,
+               sum(end_f - f) FILTER (WHERE status IN ('new','open')) AS wk_b
+        FROM st GROUP BY ticket_id
+        """)
+    )
+
+    # --- reply clocks --------------------------------------------------------------------------
+    con.execute(
+        _q("""
+        CREATE TEMP TABLE acts AS
+        SELECT ticket_id, t_s, ord, f,
+               (kind = 'comment' AND public AND actor = 'end_user') AS is_u,
+               (kind = 'comment' AND public AND actor = 'agent') AS is_agent_reply,
+               (kind = 'comment' AND public AND actor = 'agent') AS is_a
+        FROM ev WHERE kind = 'comment' AND public AND actor IN ('end_user', 'agent')
+        UNION ALL
+        SELECT ticket_id, t_s, ord, f, false, false, true
+        FROM st WHERE ord > -1000000 AND status IN {SOLVED} AND prev_status IS DISTINCT FROM status
+        """)
+    )
+    con.execute(
+        """
+        CREATE TEMP TABLE fr AS
+        WITH agent_created AS (  -- earliest public comment at created_at, by an agent
+          SELECT e.ticket_id FROM ev e JOIN tk USING (ticket_id)
+          WHERE e.kind = 'comment' AND e.public
+          GROUP BY e.ticket_id, tk.created_s
+          HAVING min(e.t_s) = tk.created_s AND arg_min(e.actor, (e.t_s, e.ord)) = 'agent'
+        ), starts AS (
+          SELECT tk.ticket_id, tk.pol, tk.cal,
+                 (ac.ticket_id IS NOT NULL) AS agent_created,
+                 CASE WHEN ac.ticket_id IS NULL THEN tk.created_s ELSE u.t_s END AS start_s,
+                 CASE WHEN ac.ticket_id IS NULL THEN tk.f_created ELSE u.f END AS start_f
+          FROM tk LEFT JOIN agent_created ac USING (ticket_id)
+          LEFT JOIN (SELECT ticket_id, min(t_s) AS t_s, min(f) AS f FROM acts WHERE is_u GROUP BY 1) u
+                 USING (ticket_id)
+        )
+        SELECT s.*,
+               (SELECT min(a.t_s) FROM acts a WHERE a.ticket_id = s.ticket_id AND a.is_a AND a.t_s > s.start_s) AS stop_s,
+               (SELECT min(a.t_s) FROM acts a WHERE a.ticket_id = s.ticket_id AND a.is_agent_reply AND a.t_s > s.start_s) AS reply_s
+        FROM starts s
+        """
+    )
+    con.execute(
+        """
+        CREATE TEMP TABLE fr2 AS
+        SELECT fr.*, a.f AS stop_f, r.f AS reply_f
+        FROM fr
+        LEFT JOIN (SELECT ticket_id, t_s, min(f) AS f FROM acts GROUP BY 1, 2) a
+               ON a.ticket_id = fr.ticket_id AND a.t_s = fr.stop_s
+        LEFT JOIN (SELECT ticket_id, t_s, min(f) AS f FROM acts GROUP BY 1, 2) r
+               ON r.ticket_id = fr.ticket_id AND r.t_s = fr.reply_s
+        """
+    )
+    # next_reply: a per-instant state machine solved with window functions. At each distinct
+    # instant after the first-reply stop: only A (agent reply / solve) -> idle; only U
+    # (end-user comment) -> waiting; both -> the state flips (an A stops a running instance
+    # and the U at that very instant starts nothing; or the U starts one the A cannot stop).
+    con.execute(
+        """
+        CREATE TEMP TABLE nr AS
+        WITH x AS (
+          SELECT a.ticket_id, a.t_s, min(a.f) AS f, bool_or(a.is_u) AS has_u, bool_or(a.is_a) AS has_a
+          FROM acts a JOIN fr2 ON fr2.ticket_id = a.ticket_id
+          WHERE fr2.stop_s IS NOT NULL AND a.t_s > fr2.stop_s
+          GROUP BY 1, 2
+        ), y AS (
+          SELECT *, CASE WHEN has_u AND NOT has_a THEN 1 WHEN has_a AND NOT has_u THEN 0 END AS reset_val,
+                 sum(CASE WHEN has_u <> has_a THEN 1 ELSE 0 END)
+                   OVER (PARTITION BY ticket_id ORDER BY t_s ROWS UNBOUNDED PRECEDING) AS grp
+          FROM x
+        ), z AS (
+          SELECT *, (coalesce(first_value(reset_val) OVER g, 0)
+                     + sum(CASE WHEN has_u AND has_a THEN 1 ELSE 0 END) OVER (g ROWS UNBOUNDED PRECEDING)) % 2
+                    AS state_after
+          FROM y WINDOW g AS (PARTITION BY ticket_id, grp ORDER BY t_s)
+        ), w AS (
+          SELECT *, coalesce(lag(state_after) OVER (PARTITION BY ticket_id ORDER BY t_s), 0) AS state_before
+          FROM z
+        ), starts AS (
+          SELECT ticket_id, t_s, f, row_number() OVER (PARTITION BY ticket_id ORDER BY t_s) AS k
+          FROM w WHERE has_u AND state_before = 0
+        ), stops AS (
+          SELECT ticket_id, t_s, f, row_number() OVER (PARTITION BY ticket_id ORDER BY t_s) AS k
+          FROM w WHERE has_a AND state_before = 1
+        )
+        SELECT s.ticket_id, s.k AS instance, s.t_s AS start_s, s.f AS start_f,
+               e.t_s AS stop_s, e.f AS stop_f
+        FROM starts s LEFT JOIN stops e ON e.ticket_id = s.ticket_id AND e.k = s.k
+        """
+    )
+
+    # --- SLA instances -------------------------------------------------------------------------
+    con.execute(
+        _q("""
+        CREATE TEMP TABLE inst AS
+        SELECT fr2.ticket_id, 'first_response' AS metric, 1 AS instance, tk.pol, tk.cal, tg.target_s,
+               fr2.start_s, fr2.start_f, fr2.stop_s, fr2.stop_f,
+               CASE WHEN fr2.start_s IS NULL THEN NULL
+                    ELSE coalesce(fr2.stop_f, tk.f_asof) - fr2.start_f END AS elapsed_b,
+               CASE WHEN fr2.start_s IS NULL THEN NULL ELSE 0 END AS paused_b,
+               false AS paused_now, NULL::BIGINT AS reached_y
+        FROM fr2 JOIN tk USING (ticket_id) JOIN targets tg ON tg.pol = tk.pol AND tg.metric = 'first_response'
+        UNION ALL
+        SELECT nr.ticket_id, 'next_response', nr.instance, tk.pol, tk.cal, tg.target_s,
+               nr.start_s, nr.start_f, nr.stop_s, nr.stop_f,
+               coalesce(nr.stop_f, tk.f_asof) - nr.start_f, 0, false, NULL
+        FROM nr JOIN tk USING (ticket_id) JOIN targets tg ON tg.pol = tk.pol AND tg.metric = 'next_response'
+        UNION ALL
+        SELECT tk.ticket_id, 'resolution', 1, tk.pol, tk.cal, tg.target_s,
+               tk.created_s, tk.f_created,
+               CASE WHEN sa.status_at_as_of IN {SOLVED} THEN sa.final_solve_s END,
+               CASE WHEN sa.status_at_as_of IN {SOLVED} THEN sa.final_solve_f END,
+               coalesce(sa.run_b, 0), coalesce(sa.paused_b, 0),
+               (sa.status_at_as_of NOT IN {SOLVED} AND pz.status IS NOT NULL),
+               cr.y
+        FROM tk JOIN sa USING (ticket_id)
+        JOIN targets tg ON tg.pol = tk.pol AND tg.metric = 'resolution'
+        LEFT JOIN pause pz ON pz.pol = tk.pol AND pz.status = sa.status_at_as_of
+        LEFT JOIN (
+          SELECT c.ticket_id, min(c.f + (c.target_s - c.cum_before)) AS y FROM (
+            SELECT st.ticket_id, st.f, tg2.target_s,
+                   sum(CASE WHEN is_running THEN end_f - st.f ELSE 0 END)
+                     OVER (PARTITION BY st.ticket_id ORDER BY st.t_s, st.ord ROWS UNBOUNDED PRECEDING)
+                   - CASE WHEN is_running THEN end_f - st.f ELSE 0 END AS cum_before,
+                   CASE WHEN is_running THEN end_f - st.f ELSE 0 END AS run_seg
+            FROM st JOIN targets tg2 ON tg2.pol = st.pol AND tg2.metric = 'resolution'
+          ) c WHERE c.run_seg > 0 AND c.cum_before < c.target_s AND c.cum_before + c.run_seg >= c.target_s
+          GROUP BY c.ticket_id
+        ) cr ON cr.ticket_id = tk.ticket_id
+        WHERE NOT (NOT tk.has_events AND tk.status_now IN {SOLVED} AND tk.solved_col_s IS NULL)
+        """)
+    )
+    # due position y: reached (resolution crossing), else projected from stop / as_of.
+    inst = _with_kernel(
+        con,
+        """
+        SELECT i.*, tk.f_asof,
+          CASE
+            WHEN i.start_s IS NULL THEN NULL
+            WHEN i.metric <> 'resolution' THEN i.start_f + i.target_s
+            WHEN i.reached_y IS NOT NULL THEN i.reached_y
+            WHEN i.stop_s IS NOT NULL THEN i.stop_f + (i.target_s - i.elapsed_b)
+            WHEN i.paused_now THEN NULL
+            ELSE tk.f_asof + (i.target_s - i.elapsed_b)
+          END AS due_y
+        FROM inst i JOIN tk USING (ticket_id)
+        """,
+        cals, "reach", "due_y", "due_s",
+    )
+    con.register("inst_arrow", inst)
+    con.execute("CREATE TEMP TABLE inst2 AS SELECT * FROM inst_arrow")
+    con.unregister("inst_arrow")
+    # breached_at: the first running business instant after due (never projected).
+    breach = _with_kernel(
+        con,
+        """
+        WITH cand AS (
+          SELECT i.ticket_id, i.metric, i.instance, i.cal, i.due_s AS at_s
+          FROM inst2 i WHERE i.metric <> 'resolution' AND i.elapsed_b > i.target_s
+          UNION ALL
+          SELECT i.ticket_id, i.metric, i.instance, i.cal,
+                 arg_min(greatest(st.t_s, i.due_s), (st.t_s, st.ord)) AS at_s
+          FROM inst2 i JOIN st ON st.ticket_id = i.ticket_id
+          WHERE i.metric = 'resolution' AND i.elapsed_b > i.target_s AND st.is_running
+            AND st.end_f > greatest(st.f, i.due_y)
+          GROUP BY 1, 2, 3, 4
+        )
+        SELECT * FROM cand
+        """,
+        cals, "next_business", "at_s", "breached_s",
+    )
+    con.register("breach", breach)
+
+    con.execute(
+        _q("""
+        CREATE TEMP TABLE sla_out AS
+        SELECT i.ticket_id, i.metric, i.instance, pn.policy, cn.calendar,
+               i.target_s / 60.0 AS target_minutes,
+               _ts(i.start_s) AS started_at, _ts(i.due_s) AS due_at, _ts(i.stop_s) AS stopped_at,
+               i.elapsed_b / 60.0 AS elapsed_business_minutes,
+               i.paused_b / 60.0 AS paused_business_minutes,
+               CASE WHEN i.start_s IS NULL THEN 'not_applicable'
+                    WHEN i.stop_s IS NOT NULL AND i.elapsed_b <= i.target_s THEN 'met'
+                    WHEN i.stop_s IS NOT NULL THEN 'breached'
+                    WHEN i.elapsed_b > i.target_s THEN 'active_breached'
+                    WHEN i.paused_now THEN 'paused'
+                    ELSE 'active' END AS status,
+               _ts(b.breached_s) AS breached_at,
+               (i.target_s - i.elapsed_b) / 60.0 AS margin_minutes,
+               i.start_f, i.due_y, i.stop_s
+        FROM inst2 i
+        JOIN pol_names pn ON pn.pol = i.pol JOIN cal_names cn ON cn.cal = i.cal
+        LEFT JOIN breach b ON b.ticket_id = i.ticket_id AND b.metric = i.metric AND b.instance = i.instance
+        """).replace("_ts(", "make_timestamp(1000000 * ")
+    )
+
+    # --- segments: status x group x assignee timeline ------------------------------------------
+    con.execute(
+        """
+        CREATE TEMP TABLE seg AS
+        WITH firsts AS (
+          SELECT ticket_id,
+                 arg_min(from_value, (t_s, ord)) FILTER (WHERE kind = 'group') AS g0,
+                 count(*) FILTER (WHERE kind = 'group') AS n_g,
+                 arg_min(from_value, (t_s, ord)) FILTER (WHERE kind = 'assignee') AS a0,
+                 count(*) FILTER (WHERE kind = 'assignee') AS n_a
+          FROM ev GROUP BY ticket_id
+        ), pts AS (
+          SELECT ticket_id, created_s AS t_s, -1000000 AS ord, 'new' AS status,
+                 CASE WHEN coalesce(fi.n_g, 0) = 0 THEN tk.group_now ELSE nullif(fi.g0, '') END AS grp,
+                 CASE WHEN coalesce(fi.n_a, 0) = 0 THEN tk.assignee_now ELSE nullif(fi.a0, '') END AS asg,
+                 f_created AS f, true AS set_g, true AS set_a, true AS set_s
+          FROM tk LEFT JOIN firsts fi USING (ticket_id)
+          UNION ALL
+          SELECT ticket_id, t_s, ord, CASE WHEN kind = 'status' THEN to_value END,
+                 CASE WHEN kind = 'group' THEN nullif(to_value, '') END,
+                 CASE WHEN kind = 'assignee' THEN nullif(to_value, '') END,
+                 f, kind = 'group', kind = 'assignee', kind = 'status'
+          FROM ev WHERE kind IN ('status', 'group', 'assignee')
+        ), filled AS (
+          SELECT ticket_id, t_s, ord, f,
+                 last_value(status IGNORE NULLS) OVER w AS status,
+                 last_value(CASE WHEN set_g THEN coalesce(grp, chr(0)) END IGNORE NULLS) OVER w AS grp,
+                 last_value(CASE WHEN set_a THEN coalesce(asg, chr(0)) END IGNORE NULLS) OVER w AS asg
+          FROM pts WINDOW w AS (PARTITION BY ticket_id ORDER BY t_s, ord ROWS UNBOUNDED PRECEDING)
+        )
+        SELECT filled.ticket_id, t_s, ord, f, status, nullif(grp, chr(0)) AS "group",
+               nullif(asg, chr(0)) AS assignee_id,
+               coalesce(lead(t_s) OVER w2, $as_of) AS end_s,
+               coalesce(lead(f) OVER w2, tk.f_asof) AS end_f,
+               row_number() OVER w2 AS segment
+        FROM filled JOIN tk USING (ticket_id)
+        WINDOW w2 AS (PARTITION BY filled.ticket_id ORDER BY t_s, ord)
+        """,
+        p,
+    )
+
+    # --- root cause of breaches ----------------------------------------------------------------
+    con.execute(
+        """
+        CREATE TEMP TABLE rc AS
+        WITH win AS (
+          SELECT s.ticket_id, s.metric, s.instance, s.start_f AS lo, s.due_y AS hi
+          FROM sla_out s WHERE s.status IN ('breached', 'active_breached') AND s.due_y IS NOT NULL
+        ), held AS (
+          SELECT w.ticket_id, w.metric, w.instance, g.status, g."group", g.assignee_id,
+                 greatest(least(g.end_f, w.hi) - greatest(g.f, w.lo), 0) AS b
+          FROM win w JOIN seg g ON g.ticket_id = w.ticket_id
+          WHERE g.end_f > w.lo AND g.f < w.hi
+        ), tot AS (
+          SELECT ticket_id, metric, instance, sum(b) AS total,
+                 count(DISTINCT coalesce("group", '')) AS n_groups,
+                 count(DISTINCT coalesce(assignee_id, '')) AS n_assignees
+          FROM held GROUP BY 1, 2, 3
+        ), cands AS (
+          SELECT ticket_id, metric, instance, 'status' AS kind, status AS value, sum(b) AS b, 1 AS ko FROM held GROUP BY 1,2,3,4,5
+          UNION ALL
+          SELECT ticket_id, metric, instance, 'group', coalesce("group", '(none)'), sum(b), 2 FROM held GROUP BY 1,2,3,4,5
+          UNION ALL
+          SELECT ticket_id, metric, instance, 'assignee', coalesce(assignee_id, '(unassigned)'), sum(b), 3 FROM held GROUP BY 1,2,3,4,5
+        ), scored AS (
+          SELECT c.*, t.total, c.b / nullif(t.total, 0) AS share,
+                 CASE WHEN c.kind = 'status' AND c.value IN ('new', 'pending', 'hold') THEN 1
+                      WHEN c.kind = 'group' AND t.n_groups > 1 THEN 1
+                      WHEN c.kind = 'assignee' AND t.n_assignees > 1 THEN 1
+                      ELSE 0 END AS candidate
+          FROM cands c JOIN tot t USING (ticket_id, metric, instance)
+          WHERE t.total > 0
+        )
+        SELECT ticket_id, metric, instance,
+               arg_max(kind, (candidate, share, -ko, value)) AS root_cause_kind,
+               arg_max(value, (candidate, share, -ko, value)) AS root_cause_value,
+               arg_max(share, (candidate, share, -ko, value)) AS root_cause_share
+        FROM scored GROUP BY 1, 2, 3
+        """
+    )
+    ticket_sla = con.sql(
+        """
+        SELECT s.ticket_id, s.metric, s.instance, s.policy, s.calendar, s.target_minutes,
+               s.started_at, s.due_at, s.stopped_at, s.elapsed_business_minutes,
+               s.paused_business_minutes, s.status, s.breached_at, s.margin_minutes,
+               rc.root_cause_kind, rc.root_cause_value, rc.root_cause_share
+        FROM sla_out s LEFT JOIN rc USING (ticket_id, metric, instance)
+        ORDER BY s.ticket_id, s.metric, s.instance
+        """
+    ).to_arrow_table()
+
+    ticket_metrics = con.sql(
+        _q("""
+        SELECT tk.ticket_id, pn.policy, cn.calendar,
+               make_timestamp(1000000 * fr2.reply_s) AS first_reply_at,
+               (fr2.reply_s - fr2.start_s) / 60.0 AS first_reply_calendar_minutes,
+               (fr2.reply_f - fr2.start_f) / 60.0 AS first_reply_business_minutes,
+               CASE WHEN sa.status_at_as_of IN {SOLVED} THEN make_timestamp(1000000 * sa.final_solve_s) END AS solved_at,
+               CASE WHEN sa.status_at_as_of IN {SOLVED} THEN (sa.final_solve_s - tk.created_s) / 60.0 END
+                 AS full_resolution_calendar_minutes,
+               CASE WHEN sa.status_at_as_of IN {SOLVED} THEN (sa.final_solve_f - tk.f_created) / 60.0 END
+                 AS full_resolution_business_minutes,
+               coalesce(sa.rw_c, 0) / 60.0 AS requester_wait_calendar_minutes,
+               coalesce(sa.rw_b, 0) / 60.0 AS requester_wait_business_minutes,
+               coalesce(sa.aw_c, 0) / 60.0 AS agent_wait_calendar_minutes,
+               coalesce(sa.aw_b, 0) / 60.0 AS agent_wait_business_minutes,
+               coalesce(sa.oh_c, 0) / 60.0 AS on_hold_calendar_minutes,
+               coalesce(sa.oh_b, 0) / 60.0 AS on_hold_business_minutes,
+               coalesce(sa.wk_c, 0) / 60.0 AS agent_work_calendar_minutes,
+               coalesce(sa.wk_b, 0) / 60.0 AS agent_work_business_minutes,
+               CAST(coalesce(sa.reopens, 0) AS INTEGER) AS reopens,
+               CAST((SELECT count(*) FROM ev WHERE ev.ticket_id = tk.ticket_id AND ev.kind = 'comment'
+                       AND ev.public AND ev.actor = 'agent') AS INTEGER) AS replies,
+               CAST((SELECT count(DISTINCT assignee_id) FROM seg WHERE seg.ticket_id = tk.ticket_id
+                       AND coalesce(assignee_id, '') <> '') AS INTEGER) AS assignee_stations,
+               CAST((SELECT count(DISTINCT "group") FROM seg WHERE seg.ticket_id = tk.ticket_id
+                       AND coalesce("group", '') <> '') AS INTEGER) AS group_stations
+        FROM tk JOIN sa USING (ticket_id) JOIN fr2 USING (ticket_id)
+        LEFT JOIN pol_names pn ON pn.pol = tk.pol JOIN cal_names cn ON cn.cal = tk.cal
+        ORDER BY tk.ticket_id
+        """)
+    ).to_arrow_table()
+
+    segments = con.sql(
+        """
+        SELECT ticket_id, CAST(segment AS INTEGER) AS segment, make_timestamp(1000000 * t_s) AS started_at,
+               CASE WHEN end_s = $as_of AND segment = max(segment) OVER (PARTITION BY ticket_id)
+                    THEN NULL ELSE make_timestamp(1000000 * end_s) END AS ended_at,
+               status, "group", assignee_id,
+               (end_s - t_s) / 60.0 AS calendar_minutes, (end_f - f) / 60.0 AS business_minutes
+        FROM seg ORDER BY ticket_id, segment
+        """,
+        params=p,
+    ).to_arrow_table()
+    return EngineResult(ticket_metrics, ticket_sla, segments, notes)
+
+
+def _span(con: duckdb.DuckDBPyConnection, as_of_s: int) -> tuple[int, int]:
+    row = con.execute("SELECT min(created_s) FROM tk0").fetchall()[0]
+    lo = int(row[0]) if row and row[0] is not None else as_of_s
+    return lo, as_of_s
