@@ -194,16 +194,13 @@ def _compute(
         WHERE CAST(floor(epoch(e.event_at)) AS BIGINT) <= $as_of
           AND NOT (e.kind = 'status' AND (e.to_value IS NULL OR e.to_value NOT IN
                    ('new','open','pending','hold','solved','closed')))
-        UNION ALL
-        SELECT ticket_id, created_s, -3, 'status', 'system', true, NULL,
-               CASE WHEN status_now IN {SOLVED} THEN 'open' ELSE status_now END, cal
-        FROM tk0 WHERE NOT has_events AND status_now <> 'new'
+
         UNION ALL
         SELECT ticket_id, first_reply_col_s, -2, 'comment', 'agent', true, NULL, NULL, cal
         FROM tk0 WHERE NOT has_events AND first_reply_col_s IS NOT NULL
              AND first_reply_col_s BETWEEN created_s AND $as_of
         UNION ALL
-        SELECT ticket_id, greatest(solved_col_s, created_s), -1, 'status', 'system', true, NULL, status_now,
+        SELECT ticket_id, greatest(solved_col_s, created_s), -1, 'status', 'system', true, NULL, 'solved',
                cal
         FROM tk0 WHERE NOT has_events AND status_now IN {SOLVED} AND solved_col_s IS NOT NULL
              AND solved_col_s <= $as_of
@@ -257,10 +254,8 @@ def _compute(
         CREATE TEMP TABLE sa AS
         SELECT ticket_id,
                arg_max(status, seg) AS status_at_as_of,
-               max(t_s) FILTER (WHERE status IN {SOLVED} AND prev_status IS NOT NULL
-                                AND prev_status NOT IN {SOLVED}) AS final_solve_s,
-               max(f) FILTER (WHERE status IN {SOLVED} AND prev_status IS NOT NULL
-                              AND prev_status NOT IN {SOLVED}) AS final_solve_f,
+               max(t_s) FILTER (WHERE is_solve) AS final_solve_s,
+               max(f) FILTER (WHERE is_solve) AS final_solve_f,
                count(*) FILTER (WHERE prev_status = 'solved' AND status NOT IN {SOLVED}) AS reopens,
                sum(end_f - f) FILTER (WHERE is_running) AS run_b,
                sum(end_f - f) FILTER (WHERE is_paused) AS paused_b,
@@ -272,7 +267,13 @@ def _compute(
                sum(end_f - f) FILTER (WHERE status = 'hold') AS oh_b,
                sum(end_s - t_s) FILTER (WHERE status IN ('new','open')) AS wk_c,
                sum(end_f - f) FILTER (WHERE status IN ('new','open')) AS wk_b
-        FROM st GROUP BY ticket_id
+        FROM (
+          -- a solve: into solved from another status, or into closed from an unsolved status
+          SELECT *, prev_status IS NOT NULL AND (
+                      (status = 'solved' AND prev_status <> 'solved')
+                      OR (status = 'closed' AND prev_status NOT IN {SOLVED})) AS is_solve
+          FROM st) st
+        GROUP BY ticket_id
         """)
     )
 
@@ -448,7 +449,7 @@ def _compute(
         _q("""
         CREATE TEMP TABLE sla_out AS
         SELECT i.ticket_id, i.metric, i.instance, pn.policy, cn.calendar,
-               i.target_s / 60.0 AS target_minutes,
+               CASE WHEN i.start_s IS NOT NULL THEN i.target_s / 60.0 END AS target_minutes,
                _ts(i.start_s) AS started_at, _ts(i.due_s) AS due_at, _ts(i.stop_s) AS stopped_at,
                i.elapsed_b / 60.0 AS elapsed_business_minutes,
                i.paused_b / 60.0 AS paused_business_minutes,
@@ -561,14 +562,12 @@ def _compute(
     ticket_metrics = con.sql(
         _q("""
         SELECT tk.ticket_id, pn.policy, cn.calendar,
-               make_timestamp(1000000 * fr2.reply_s) AS first_reply_at,
-               (fr2.reply_s - fr2.start_s) / 60.0 AS first_reply_calendar_minutes,
-               (fr2.reply_f - fr2.start_f) / 60.0 AS first_reply_business_minutes,
-               CASE WHEN sa.status_at_as_of IN {SOLVED} THEN make_timestamp(1000000 * sa.final_solve_s) END AS solved_at,
-               CASE WHEN sa.status_at_as_of IN {SOLVED} THEN (sa.final_solve_s - tk.created_s) / 60.0 END
-                 AS full_resolution_calendar_minutes,
-               CASE WHEN sa.status_at_as_of IN {SOLVED} THEN (sa.final_solve_f - tk.f_created) / 60.0 END
-                 AS full_resolution_business_minutes,
+               make_timestamp(1000000 * zr.reply_s) AS first_reply_at,
+               (zr.reply_s - tk.created_s) / 60.0 AS first_reply_calendar_minutes,
+               (zr.reply_f - tk.f_created) / 60.0 AS first_reply_business_minutes,
+               make_timestamp(1000000 * sa.final_solve_s) AS solved_at,
+               (sa.final_solve_s - tk.created_s) / 60.0 AS full_resolution_calendar_minutes,
+               (sa.final_solve_f - tk.f_created) / 60.0 AS full_resolution_business_minutes,
                coalesce(sa.rw_c, 0) / 60.0 AS requester_wait_calendar_minutes,
                coalesce(sa.rw_b, 0) / 60.0 AS requester_wait_business_minutes,
                coalesce(sa.aw_c, 0) / 60.0 AS agent_wait_calendar_minutes,
@@ -585,6 +584,18 @@ def _compute(
                CAST((SELECT count(DISTINCT "group") FROM seg WHERE seg.ticket_id = tk.ticket_id
                        AND coalesce("group", '') <> '') AS INTEGER) AS group_stations
         FROM tk JOIN sa USING (ticket_id) JOIN fr2 USING (ticket_id)
+        LEFT JOIN (
+          -- Zendesk's first reply time: created_at -> the first public agent comment after it;
+          -- on agent-created tickets, the second public agent comment (the first is the opening).
+          SELECT a.ticket_id,
+                 arg_min(a.t_s, (a.t_s, a.ord)) AS reply_s, arg_min(a.f, (a.t_s, a.ord)) AS reply_f
+          FROM (SELECT a.*, row_number() OVER (PARTITION BY a.ticket_id ORDER BY a.t_s, a.ord) AS k
+                FROM acts a JOIN tk t2 USING (ticket_id)
+                WHERE a.is_agent_reply AND a.t_s >= t2.created_s) a
+          JOIN fr2 f2 USING (ticket_id)
+          WHERE (f2.agent_created AND a.k = 2) OR (NOT f2.agent_created AND a.k = 1)
+          GROUP BY a.ticket_id
+        ) zr ON zr.ticket_id = tk.ticket_id
         LEFT JOIN pol_names pn ON pn.pol = tk.pol JOIN cal_names cn ON cn.cal = tk.cal
         ORDER BY tk.ticket_id
         """)

@@ -105,7 +105,7 @@ def upgrade() -> None:
         sa.Column("instance", sa.Integer, nullable=False),
         _text("policy", False),
         _text("calendar", False),
-        sa.Column("target_minutes", MIN, nullable=False),
+        sa.Column("target_minutes", MIN),
         sa.Column("started_at", TS),
         sa.Column("due_at", TS),
         sa.Column("stopped_at", TS),

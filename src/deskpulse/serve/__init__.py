@@ -1,0 +1,1 @@
+"""Serving: the FastAPI HTTP API and the server-rendered dashboard (issue 6)."""
