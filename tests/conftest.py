@@ -77,3 +77,12 @@ def store(db_url: str):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def repo(store):  # type: ignore[no-untyped-def]
     return store.tenant("acme")
+
+
+@pytest.fixture(autouse=True)
+def _close_cli_stores() -> Iterator[None]:
+    """CLI commands keep their store open for the process; tests close them after each test."""
+    yield
+    from deskpulse.cli.main import close_stores
+
+    close_stores()

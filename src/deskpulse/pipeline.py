@@ -179,7 +179,8 @@ def _iso_utc(data: pa.Table) -> pa.Table:
 
     for i, f in enumerate(data.schema):
         if pa.types.is_timestamp(f.type):
-            col = pc.strftime(data.column(i), format="%Y-%m-%dT%H:%M:%SZ")
+            whole = pc.cast(data.column(i), pa.timestamp("s"), safe=False)
+            col = pc.strftime(whole, format="%Y-%m-%dT%H:%M:%SZ")
             data = data.set_column(i, f.name, col)
     return data
 

@@ -98,7 +98,8 @@ def test_strict_with_one_bad_row_writes_nothing(db_url: str, tmp_path: Path) -> 
     # without --strict the good row loads and the bad one is reported
     result = runner.invoke(app, ["--db", db_url, "import", str(bad), "--rejects", str(tmp_path / "rej.csv")])
     assert result.exit_code == 0, result.output
-    rejects = list(csv.DictReader((tmp_path / "rej.csv").open()))
+    with (tmp_path / "rej.csv").open() as fh:
+        rejects = list(csv.DictReader(fh))
     assert [(r["row"], r["column"], r["value"]) for r in rejects] == [("4", "created_at", "not-a-date")]
 
 

@@ -30,14 +30,6 @@ def test_engine_matches_reference(seed: int) -> None:
     ev = pa.Table.from_pylist(events, schema=EVENT_SCHEMA)
     ev = ev.append_column("seq", pa.array(range(ev.num_rows), pa.int64()))
     got = run_engine(pa.Table.from_pylist(tickets, schema=TICKET_SCHEMA), ev, SLA, as_of)
-    # Intended difference (docs/decisions.md D5): a solved ticket with no events and no
-    # solved_at gets no resolution row (and a build note) rather than an open clock.
-    with_events = {e["ticket_id"] for e in events if e["event_at"] <= as_of}
-    unknown = {
-        t["ticket_id"] for t in tickets
-        if t["ticket_id"] not in with_events and t["status"] in ("solved", "closed") and t["solved_at"] is None
-    }
-    want_sla = [r for r in want_sla if not (r["metric"] == "resolution" and r["ticket_id"] in unknown)]
     problems = compare_tables("ticket_sla", want_sla, got.ticket_sla.to_pylist())
     problems += compare_tables("ticket_metrics", want_metrics, got.ticket_metrics.to_pylist())
     assert not problems, f"seed {seed}:\n" + "\n".join(problems[:20])

@@ -101,11 +101,22 @@ def resolve(db: str | None = None, tenant: str | None = None, config: Path | Non
     return Context(db=s.database_url, tenant=s.tenant, config=s.config)
 
 
+_STORES: dict[str, Any] = {}
+
+
 def open_repo(ctx: Context) -> Any:
-    """Open (and migrate) the store and bind it to the context's tenant."""
+    """Open (and migrate) the store once per process and bind it to the context's tenant."""
     from deskpulse.store import open_store
 
-    return open_store(ctx.db).tenant(ctx.tenant)
+    if ctx.db not in _STORES:
+        _STORES[ctx.db] = open_store(ctx.db)
+    return _STORES[ctx.db].tenant(ctx.tenant)
+
+
+def close_stores() -> None:
+    """Close every store this process opened (end of a command, or of a test)."""
+    while _STORES:
+        _STORES.popitem()[1].close()
 
 
 def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:

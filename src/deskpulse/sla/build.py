@@ -122,7 +122,9 @@ def load_inputs(
         )
         return tickets, events, tickets.column("ticket_id").combine_chunks()
     params = {"since": since, "prev_as_of": prev_as_of, "as_of": as_of}
-    ids = repo.query(_CHANGED_SQL + "SELECT ticket_id FROM changed", **params)  # noqa: S608
+    ids = repo.query(  # noqa: S608 - fixed text
+        _CHANGED_SQL + "SELECT ticket_id FROM changed", since=since, prev_as_of=prev_as_of
+    )
     tickets = repo.query(
         _CHANGED_SQL + f"SELECT {tcols} FROM tickets WHERE deleted_at IS NULL AND created_at <= $as_of "  # noqa: S608
         "AND ticket_id IN (SELECT ticket_id FROM changed)",

@@ -374,6 +374,9 @@ def _compute(
                CASE WHEN fr2.start_s IS NULL THEN NULL ELSE 0 END AS paused_b,
                false AS paused_now, NULL::BIGINT AS reached_y
         FROM fr2 JOIN tk USING (ticket_id) JOIN targets tg ON tg.pol = tk.pol AND tg.metric = 'first_response'
+        -- a solved ticket without events, solved_at or first_reply_at: its stop is unknown
+        WHERE NOT (NOT tk.has_events AND tk.status_now IN {SOLVED} AND tk.solved_col_s IS NULL
+                   AND tk.first_reply_col_s IS NULL)
         UNION ALL
         SELECT nr.ticket_id, 'next_response', nr.instance, tk.pol, tk.cal, tg.target_s,
                nr.start_s, nr.start_f, nr.stop_s, nr.stop_f,

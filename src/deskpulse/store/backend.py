@@ -118,8 +118,15 @@ class Store:
         import sqlalchemy as sa
         from alembic import command
         from alembic.config import Config
+        from alembic.script import ScriptDirectory
 
         _register_duckdb_alembic()
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+        head = ScriptDirectory.from_config(cfg).get_current_head()
+        current = self.schema_version()
+        if current == head:
+            return str(head)
         if self.dialect == "duckdb":
             if self._target == ":memory:":
                 raise StorageError("an in-memory DuckDB cannot be migrated; use a file path")
@@ -131,8 +138,6 @@ class Store:
             if dsn.startswith("postgresql://") or dsn.startswith("postgres://"):
                 dsn = "postgresql+psycopg://" + dsn.split("://", 1)[1]
             engine = sa.create_engine(dsn)
-        cfg = Config()
-        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
         try:
             with engine.begin() as conn:
                 cfg.attributes["connection"] = conn
@@ -145,6 +150,14 @@ class Store:
             if self._con is None:
                 self._connect()
         return str(rev)
+
+    def schema_version(self) -> str | None:
+        """The applied migration revision, or None for an empty database."""
+        try:
+            rows = self.execute("SELECT version_num FROM alembic_version")
+        except StorageError:  # no version table yet: a new database
+            return None
+        return str(rows[0][0]) if rows else None
 
     # --- execution --------------------------------------------------------------------------
 
