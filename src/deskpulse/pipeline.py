@@ -170,7 +170,7 @@ def export_table(repo: TenantStore, table: str, fmt: str, out: Path) -> int:
     }[table]
     data = repo.query(f"SELECT {select} FROM {table} ORDER BY {order}")  # noqa: S608 - fixed names
     write_table(data, fmt, out)
-    return data.num_rows
+    return int(data.num_rows)
 
 
 def _iso_utc(data: pa.Table) -> pa.Table:

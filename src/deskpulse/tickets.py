@@ -81,7 +81,8 @@ def list_tickets(
         """,
         status=status, priority=priority, group=group, limit=limit,
     )
-    return rows.to_pylist()
+    result: list[dict[str, Any]] = rows.to_pylist()
+    return result
 
 
 def show_ticket(repo: TenantStore, ticket_id: str) -> dict[str, Any]:

@@ -11,13 +11,13 @@ import random
 import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.reference import SAMPLE_CONFIG, compare_tables, random_workload
+from tests.reference.sla_reference import compute as reference_compute
 
 from deskpulse.config import parse_config
 from deskpulse.model import EVENT_SCHEMA, TICKET_SCHEMA
 from deskpulse.sla.build import run_engine
 from deskpulse.sla.policies import load_sla_config
-from tests.reference import SAMPLE_CONFIG, compare_tables, random_workload
-from tests.reference.sla_reference import compute as reference_compute
 
 SLA = load_sla_config(parse_config(SAMPLE_CONFIG, "sample"))
 

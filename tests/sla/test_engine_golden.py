@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pytest
+from tests.reference import compare_tables, load_golden_cases
 
 from deskpulse.config import parse_config
 from deskpulse.model import EVENT_SCHEMA, TICKET_SCHEMA
 from deskpulse.sla.build import run_engine
 from deskpulse.sla.policies import load_sla_config
-from tests.reference import compare_tables, load_golden_cases
 
 CASES = load_golden_cases()
 

@@ -29,10 +29,8 @@ _MINUTES_RE: Final = re.compile(r"^\d+$")
 
 
 def _fail(text: object, reason: str, source: str | None, path: str | None) -> ConfigError:
-    where = ": ".join(part for part in (source, path) if part)
-    message = f"{where}: invalid duration {text!r}: {reason}" if where else (
-        f"invalid duration {text!r}: {reason}"
-    )
+    prefix = "".join(f"{part}: " for part in (source, path) if part)
+    message = f"{prefix}invalid duration {text!r}: {reason}"
     return ConfigError(message, file=source, path=path, reason=reason, value=repr(text))
 
 
@@ -89,8 +87,8 @@ def parse_day_length(
 ) -> int:
     """Return a calendar's ``day_length`` in seconds: hours and minutes only, in (0, 24h]."""
     if isinstance(text, str) and "d" in text.lower():
-        raise _fail(text, "day_length is given in hours and minutes (e.g. 8h30m), not days",
-                    source, path)
+        reason = "day_length is given in hours and minutes (e.g. 8h30m), not days"
+        raise _fail(text, reason, source, path)
     seconds = parse_duration(text, SECONDS_PER_DAY, source=source, path=path)
     if seconds > SECONDS_PER_DAY:
         raise _fail(text, "day_length cannot exceed 24h", source, path)

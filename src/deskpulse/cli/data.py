@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from deskpulse.cli.main import ConfigOpt, DbOpt, TenantOpt, app, handle_errors, open_repo, resolve
 from deskpulse.cli.output import OutFormat, console, emit_json, emit_rows, err_console
@@ -48,7 +48,10 @@ def generate(
 
     with err_console.status(f"generating {tickets:,} tickets…"):
         result = run_generate(tickets, seed, out, days=days, fmt=fmt)
-    console.print(f"wrote {result}")
+    console.print(
+        f"wrote {result.n_tickets:,} tickets, {result.n_events:,} events and {result.n_agents} agents "
+        f"({result.start} + {result.days} days) to {result.out_dir} in {result.elapsed_seconds:.1f} s"
+    )
 
 
 @app.command("import")
@@ -84,7 +87,7 @@ def import_(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
         TimeElapsedColumn(), console=err_console, transient=True,
     ) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
             if stage not in tasks:

@@ -122,9 +122,8 @@ def load_inputs(
         )
         return tickets, events, tickets.column("ticket_id").combine_chunks()
     params = {"since": since, "prev_as_of": prev_as_of, "as_of": as_of}
-    ids = repo.query(  # noqa: S608 - fixed text
-        _CHANGED_SQL + "SELECT ticket_id FROM changed", since=since, prev_as_of=prev_as_of
-    )
+    ids_sql = _CHANGED_SQL + "SELECT ticket_id FROM changed"  # noqa: S608 - fixed text
+    ids = repo.query(ids_sql, since=since, prev_as_of=prev_as_of)
     tickets = repo.query(
         _CHANGED_SQL + f"SELECT {tcols} FROM tickets WHERE deleted_at IS NULL AND created_at <= $as_of "  # noqa: S608
         "AND ticket_id IN (SELECT ticket_id FROM changed)",

@@ -277,7 +277,7 @@ class Store:
                         copy.write(buf.getvalue())
             except Exception as exc:
                 raise StorageError(f"cannot write {table_name}: {exc}") from exc
-        return data.num_rows
+        return int(data.num_rows)
 
     def tenant(self, tenant_id: str) -> TenantStore:
         """A repository that can only see and change ``tenant_id``'s rows."""

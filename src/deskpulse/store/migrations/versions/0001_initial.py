@@ -23,7 +23,7 @@ def _is_postgres() -> bool:
     return bool(op.get_bind().dialect.name == "postgresql")
 
 
-def _text(name: str, nullable: bool = True) -> sa.Column:
+def _text(name: str, nullable: bool = True) -> sa.Column[str]:
     return sa.Column(name, sa.Text, nullable=nullable)
 
 
