@@ -361,10 +361,13 @@ class Simulation:
         return np.where(u < np.minimum(solve_p, 0.97), SOLVED, rest).astype(np.int8)
 
     def _act(self, idx: I64, at: I64, decision: NDArray[np.int8], *, round_no: int,
-             comment: bool = True) -> None:
-        """An agent's public reply at ``at`` leaving status ``decision``, then what follows."""
+             comment: bool = True, agent: I64 | None = None) -> None:
+        """An agent's public reply at ``at`` leaving status ``decision``, then what follows.
+
+        ``agent`` is who acts (default: the assignee).
+        """
         rng = self.rng
-        agent = self.agent[idx]
+        agent = self.agent[idx] if agent is None else agent
         if comment:
             note = (rng.random(len(idx)) < P.PRIVATE_NOTE_SHARE) | (decision == HOLD)
             n_idx = idx[note]
@@ -378,8 +381,11 @@ class Simulation:
         self._after(idx, at, decision, round_no)
 
     def _customer_reply_at(self, idx: I64, after: I64, median_minutes: float,
-                           sigma: float) -> I64:
-        wait_seconds = lognormal_seconds(self.rng, median_minutes * MINUTE, sigma, len(idx))
+                           sigma: float, *, blocked: bool = False) -> I64:
+        """When the requester writes, in their waking hours (faster when ``blocked`` and urgent)."""
+        median_seconds = median_minutes * MINUTE * (
+            np.asarray(P.CUSTOMER_PRIORITY_SPEED)[self.priority[idx]] if blocked else 1.0)
+        wait_seconds = lognormal_seconds(self.rng, median_seconds, sigma, len(idx))
         return self.book.add(after, wait_seconds, self.customer_pattern[idx])
 
     def _after(self, idx: I64, at: I64, decision: NDArray[np.int8], round_no: int) -> None:
@@ -406,7 +412,7 @@ class Simulation:
         answers = rng.random(len(p_idx)) < P.CUSTOMER_ANSWERS_PENDING
         a_idx = p_idx[answers]
         reply_at = self._customer_reply_at(a_idx, at[pending][answers],
-                                           P.CUSTOMER_REPLY_MEDIAN_MINUTES, 1.3)
+                                           P.CUSTOMER_REPLY_MEDIAN_MINUTES, 1.3, blocked=True)
         self.log.add(a_idx, reply_at, K_COMMENT, A_END_USER)
         self._set_status(a_idx, reply_at, OPEN, A_END_USER)
         self._wait_for_agent(a_idx, reply_at, TRIG_CUSTOMER)
@@ -423,7 +429,7 @@ class Simulation:
         writes = rng.random(len(o_idx)) < 0.5
         w_idx = o_idx[writes]
         write_at = self._customer_reply_at(w_idx, at[still_open][writes],
-                                           P.CUSTOMER_REPLY_MEDIAN_MINUTES, 1.3)
+                                           P.CUSTOMER_REPLY_MEDIAN_MINUTES, 1.3, blocked=True)
         self.log.add(w_idx, write_at, K_COMMENT, A_END_USER)
         self._wait_for_agent(w_idx, write_at, TRIG_CUSTOMER)
         self._wait_for_agent(o_idx[~writes], at[still_open][~writes], TRIG_SELF)
@@ -508,7 +514,15 @@ class Simulation:
             90.0 * MINUTE * speed,
         )
         wait_seconds = lognormal_seconds(rng, median_seconds, 1.0, len(idx))
-        at = self.book.add(self.trigger_at[idx], wait_seconds, self.pattern[idx])
+        # follow-the-sun queues: whoever of the group is on shift answers when the assignee is off
+        fts = self.coverage[idx] == FOLLOW_THE_SUN
+        on_clock = np.where(fts, self.patterns.coverage(self.group[idx], self.coverage[idx]),
+                            self.pattern[idx])
+        at = self.book.add(self.trigger_at[idx], wait_seconds, on_clock)
+        replier = self.agent[idx].copy()
+        f = np.flatnonzero(fts)
+        f = f[~self.book.is_open(at[f], self.router.shift_pattern(replier[f]))]
+        replier[f] = self.router.choose(rng, at[f], self.group[idx][f], self.coverage[idx][f])
         # an occasional priority correction when the agent picks the ticket up again
         change = rng.random(len(idx)) < P.PRIORITY_CHANGE_SHARE
         c_idx = idx[change]
@@ -517,13 +531,13 @@ class Simulation:
         new = np.clip(np.where(up, old - 1, old + 1), 0, 3).astype(np.int8)
         moved = new != old
         self.log.add(c_idx[moved], at[change][moved], K_PRIORITY, A_AGENT,
-                     agent=self.agent[c_idx[moved]],
+                     agent=replier[change][moved],
                      from_code=self.vocab.priority + old[moved],
                      to_code=self.vocab.priority + new[moved])
         self.priority[c_idx] = new
         self.pattern[c_idx] = self._follow_pattern(c_idx, self.agent[c_idx])
         self.active[idx] = False
-        self._act(idx, at, self._decide(idx, round_no), round_no=round_no)
+        self._act(idx, at, self._decide(idx, round_no), round_no=round_no, agent=replier)
 
     def _close_and_rate(self) -> None:
         """Auto-close solved tickets after a few days; some requesters rate the ticket."""

@@ -253,6 +253,8 @@ TRIAGE_MEDIAN_MINUTES: Final = 18.0
 MISROUTED_SHARE: Final = 0.16
 AUTO_ASSIGN_SHARE: Final = 0.25
 CUSTOMER_REPLY_MEDIAN_MINUTES: Final = 170.0
+#: Blocked requesters answer faster: multiplier on their reply delay per priority.
+CUSTOMER_PRIORITY_SPEED: Final = (0.15, 0.6, 1.0, 1.3)
 CUSTOMER_ANSWERS_PENDING: Final = 0.86
 PENDING_AUTO_SOLVE_DAYS: Final = 5
 HOLD_MEDIAN_HOURS_BY_COMPLEXITY: Final = (20.0, 30.0, 48.0)

@@ -112,10 +112,14 @@ def _partial(path: Path) -> Path:
 def write_table(table: pa.Table, path: Path, fmt: str) -> None:
     """Write one small-to-medium table as CSV or Parquet (complete file or none)."""
     tmp = _partial(path)
-    if fmt == "csv":
-        pacsv.write_csv(table, tmp, csv_options())
-    else:
-        pq.write_table(table, tmp, compression="zstd", row_group_size=EVENT_CHUNK_ROWS)
+    try:
+        if fmt == "csv":
+            pacsv.write_csv(table, tmp, csv_options())
+        else:
+            pq.write_table(table, tmp, compression="zstd", row_group_size=EVENT_CHUNK_ROWS)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
 
 

@@ -55,7 +55,7 @@ def _rewrite(sql: str, dialect: str, scoped: bool) -> str:
         tree = tree.transform(scope)
     if dialect == "duckdb" and not scoped:
         return sql
-    text = tree.sql(dialect=_DIALECTS[dialect])
+    text = str(tree.sql(dialect=_DIALECTS[dialect]))
     if dialect == "postgresql":
         text = re.sub(r"%(?!\()", "%%", text)
     return text
