@@ -19,7 +19,9 @@ UCI_DATA = REPO.parent / "shared" / "data" / "uci_incident_event_log.csv.gz"
 
 
 def _sample(fixtures: Path) -> ImportBatch:
-    return read_import(fixtures / "uci_sample.csv", preset="event-log", mapping=UCI_MAPPING, tz="America/Sao_Paulo")
+    return read_import(
+        fixtures / "uci_sample.csv", preset="event-log", mapping=UCI_MAPPING, tz="America/Sao_Paulo"
+    )
 
 
 def test_tickets_from_the_last_row(fixtures: Path) -> None:
@@ -32,14 +34,34 @@ def test_tickets_from_the_last_row(fixtures: Path) -> None:
     assert inc1["created_at"] == datetime(2016, 2, 29, 4, 16)
     assert inc1["updated_at"] == datetime(2016, 3, 5, 15, 0)
     assert inc1["solved_at"] == datetime(2016, 2, 29, 11, 53)
-    assert (inc1["status"], inc1["priority"], inc1["channel"], inc1["group"], inc1["assignee_id"], inc1["requester_id"]) == (
-        "closed", "normal", "phone", "Group 56", "Resolver 7", "Caller 1",
+    assert (
+        inc1["status"],
+        inc1["priority"],
+        inc1["channel"],
+        inc1["group"],
+        inc1["assignee_id"],
+        inc1["requester_id"],
+    ) == (
+        "closed",
+        "normal",
+        "phone",
+        "Group 56",
+        "Resolver 7",
+        "Caller 1",
     )
     extra = json.loads(inc1["extra"])
-    assert extra["made_sla"] == "true" and extra["impact"] == "2 - Medium" and extra["closed_code"] == "code 5"
-    assert "sys_updated_at" not in extra and "number" not in extra and "cmdb_ci" not in extra  # '?' is null
+    assert (
+        extra["made_sla"] == "true"
+        and extra["impact"] == "2 - Medium"
+        and extra["closed_code"] == "code 5"
+    )
+    assert (
+        "sys_updated_at" not in extra and "number" not in extra and "cmdb_ci" not in extra
+    )  # '?' is null
     assert (t["INC002"]["status"], t["INC002"]["priority"], t["INC002"]["updated_at"]) == (
-        "open", "urgent", datetime(2016, 3, 13, 17, 30),  # 13/3: day first
+        "open",
+        "urgent",
+        datetime(2016, 3, 13, 17, 30),  # 13/3: day first
     )
     assert t["INC003"]["status"] == "open" and t["INC003"]["channel"] == "web"
 
@@ -47,7 +69,10 @@ def test_tickets_from_the_last_row(fixtures: Path) -> None:
 def test_status_histories_by_change_detection(fixtures: Path) -> None:
     b = _sample(fixtures)
     assert b.events is not None
-    ev = [(r["ticket_id"], r["kind"], r["from_value"], r["to_value"], r["actor"]) for r in b.events.to_pylist()]
+    ev = [
+        (r["ticket_id"], r["kind"], r["from_value"], r["to_value"], r["actor"])
+        for r in b.events.to_pylist()
+    ]
     assert [e for e in ev if e[0] == "INC001"] == [
         ("INC001", "status", None, "new", "agent"),  # first row: initial status
         ("INC001", "group", None, "Group 56", "agent"),
@@ -63,7 +88,9 @@ def test_status_histories_by_change_detection(fixtures: Path) -> None:
     assert ("group", "Group 10", "Group 11") in inc2
     # rows out of file order are ordered by timestamp; the bad-timestamp row is rejected
     assert [(k, f, to) for tid, k, f, to, _ in ev if tid == "INC003"] == [
-        ("status", None, "new"), ("priority", None, "low"), ("status", "new", "open"),
+        ("status", None, "new"),
+        ("priority", None, "low"),
+        ("status", "new", "open"),
     ]
     assert b.events["seq"].to_pylist() == list(range(len(ev)))
 
@@ -71,7 +98,10 @@ def test_status_histories_by_change_detection(fixtures: Path) -> None:
 def test_row_rejects(fixtures: Path) -> None:
     b = _sample(fixtures)
     rej = [(r["row"], r["column"], r["value"], r["reason"]) for r in b.rejects.to_pylist()]
-    assert [(r, c, v) for r, c, v, _ in rej] == [(6, "incident_state", "-100"), (11, "sys_updated_at", "31/2/2016 10:00")]
+    assert [(r, c, v) for r, c, v, _ in rej] == [
+        (6, "incident_state", "-100"),
+        (11, "sys_updated_at", "31/2/2016 10:00"),
+    ]
     assert "not a state" in rej[0][3]
     assert b.rows_read == {"tickets": 11, "events": 18}
 

@@ -25,7 +25,12 @@ def test_golden_tickets(fixtures: Path) -> None:
     t1, t2, t3 = rows["T-1"], rows["T-2"], rows["T-3"]
     assert t1["created_at"] == datetime(2026, 3, 2, 9, 0)
     assert t1["updated_at"] == datetime(2026, 3, 2, 12, 30)
-    assert (t1["status"], t1["priority"], t1["channel"], t1["category"]) == ("solved", "high", "email", "billing")
+    assert (t1["status"], t1["priority"], t1["channel"], t1["category"]) == (
+        "solved",
+        "high",
+        "email",
+        "billing",
+    )
     assert (t1["group"], t1["requester_id"], t1["assignee_id"]) == ("Tier 1", "u1", "a1")
     assert t1["tags"] == "billing invoice"
     assert t1["region"] == "emea"
@@ -33,7 +38,12 @@ def test_golden_tickets(fixtures: Path) -> None:
     # naive 10:15 in Berlin (CET, UTC+1) is 09:15Z; updated_at defaults to created_at
     assert t2["created_at"] == datetime(2026, 3, 2, 9, 15)
     assert t2["updated_at"] == t2["created_at"]
-    assert (t2["status"], t2["priority"], t2["assignee_id"], t2["tags"]) == ("open", "normal", None, None)
+    assert (t2["status"], t2["priority"], t2["assignee_id"], t2["tags"]) == (
+        "open",
+        "normal",
+        None,
+        None,
+    )
     assert t2["extra"] is None  # the unknown column is empty on this row
     # an explicit offset wins over the import's zone
     assert t3["created_at"] == datetime(2026, 3, 3, 7, 0)
@@ -52,18 +62,62 @@ def test_golden_events(fixtures: Path) -> None:
     assert b.events.schema == EVENT_OUT_SCHEMA
     assert b.events.schema.names[-1] == "seq"
     got = [
-        (r["ticket_id"], r["event_at"], r["kind"], r["actor"], r["actor_id"], r["public"], r["from_value"], r["to_value"], r["field"], r["seq"])
+        (
+            r["ticket_id"],
+            r["event_at"],
+            r["kind"],
+            r["actor"],
+            r["actor_id"],
+            r["public"],
+            r["from_value"],
+            r["to_value"],
+            r["field"],
+            r["seq"],
+        )
         for r in b.events.to_pylist()
     ]
     assert got == [
         ("T-1", datetime(2026, 3, 2, 9, 0), "comment", "end_user", "u1", True, None, None, None, 0),
         ("T-1", datetime(2026, 3, 2, 9, 30), "comment", "agent", "a1", True, None, None, None, 1),
         ("T-1", datetime(2026, 3, 2, 9, 30), "status", "agent", "a1", True, "new", "open", None, 2),
-        ("T-1", datetime(2026, 3, 2, 12, 30), "status", "agent", "a1", True, "open", "solved", None, 3),
+        (
+            "T-1",
+            datetime(2026, 3, 2, 12, 30),
+            "status",
+            "agent",
+            "a1",
+            True,
+            "open",
+            "solved",
+            None,
+            3,
+        ),
         ("T-2", datetime(2026, 3, 2, 9, 15), "status", "system", None, True, None, "new", None, 4),
         ("T-2", datetime(2026, 3, 2, 10, 0), "comment", "agent", "a9", False, None, None, None, 5),
-        ("T-3", datetime(2026, 3, 3, 7, 30), "priority", "system", None, True, None, "urgent", None, 6),
-        ("T-3", datetime(2026, 3, 3, 7, 45), "field", "agent", "a2", True, None, "enterprise", "plan", 7),
+        (
+            "T-3",
+            datetime(2026, 3, 3, 7, 30),
+            "priority",
+            "system",
+            None,
+            True,
+            None,
+            "urgent",
+            None,
+            6,
+        ),
+        (
+            "T-3",
+            datetime(2026, 3, 3, 7, 45),
+            "field",
+            "agent",
+            "a2",
+            True,
+            None,
+            "enterprise",
+            "plan",
+            7,
+        ),
     ]
 
 
@@ -84,7 +138,11 @@ def test_tickets_only(fixtures: Path) -> None:
 
 def test_progress_is_reported(fixtures: Path) -> None:
     calls: list[tuple[str, int, int]] = []
-    read_import(fixtures / "golden_tickets.csv", fixtures / "golden_events.csv", progress=lambda *a: calls.append(a))
+    read_import(
+        fixtures / "golden_tickets.csv",
+        fixtures / "golden_events.csv",
+        progress=lambda *a: calls.append(a),
+    )
     stages = [c[0] for c in calls]
     assert stages[0] == "read tickets" and stages[-1] == "done"
     assert "validate events" in stages

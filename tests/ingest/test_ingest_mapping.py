@@ -20,14 +20,21 @@ GENERIC = REPO / "examples" / "mappings" / "generic_helpdesk.yml"
 
 
 def test_generic_helpdesk_mapping(fixtures: Path) -> None:
-    b = read_import(fixtures / "generic_cases.csv", fixtures / "generic_case_history.csv", mapping=GENERIC)
+    b = read_import(
+        fixtures / "generic_cases.csv", fixtures / "generic_case_history.csv", mapping=GENERIC
+    )
     assert b.tickets is not None and b.events is not None
     t = {r["ticket_id"]: r for r in b.tickets.to_pylist()}
     assert list(t) == ["C-100", "C-101"]
     c100, c101 = t["C-100"], t["C-101"]
     assert c100["created_at"] == datetime(2026, 3, 2, 8, 0)  # %d.%m.%Y in Berlin (CET)
     assert c100["updated_at"] == datetime(2026, 3, 2, 16, 45)
-    assert (c100["status"], c100["priority"], c100["group"], c100["channel"]) == ("pending", "high", "Billing", "email")
+    assert (c100["status"], c100["priority"], c100["group"], c100["channel"]) == (
+        "pending",
+        "high",
+        "Billing",
+        "email",
+    )
     assert c100["tags"] == "billing urgent-ish"
     assert json.loads(c100["extra"]) == {"Region Code": "DE"}
     assert c101["created_at"] == datetime(2026, 3, 2, 9, 30)  # second format
@@ -35,7 +42,10 @@ def test_generic_helpdesk_mapping(fixtures: Path) -> None:
     assert (c101["status"], c101["assignee_id"]) == ("open", None)  # built-in alias; '-' is null
     rej = [(r["file"], r["row"], r["column"], r["value"]) for r in b.rejects.to_pylist()]
     assert rej == [("generic_cases.csv", 3, "Severity", "Sev9")]
-    e = [(r["ticket_id"], r["kind"], r["actor"], r["public"], r["from_value"], r["to_value"]) for r in b.events.to_pylist()]
+    e = [
+        (r["ticket_id"], r["kind"], r["actor"], r["public"], r["from_value"], r["to_value"])
+        for r in b.events.to_pylist()
+    ]
     assert e == [
         ("C-100", "comment", "end_user", True, None, None),
         ("C-100", "comment", "agent", True, None, None),
@@ -60,7 +70,9 @@ def test_mapping_names_a_missing_column(write: Write) -> None:
 
 def test_constant_and_null_values(write: Write) -> None:
     m = write("m.yml", "constants: {priority: P1, region: emea}\nnull_values: ['?']\n")
-    b = read_import(write("t.csv", "ticket_id,created_at,status,group\nT1,2026-01-05,open,?\n"), mapping=m)
+    b = read_import(
+        write("t.csv", "ticket_id,created_at,status,group\nT1,2026-01-05,open,?\n"), mapping=m
+    )
     assert b.tickets is not None
     r = b.tickets.to_pylist()[0]
     assert (r["priority"], r["region"], r["group"]) == ("urgent", "emea", None)
@@ -87,9 +99,15 @@ def test_constant_and_null_values(write: Write) -> None:
         ("version: 2\n", "version"),
         ("- a\n- b\n", "<root>"),
         ("columns: {ticket_id: [1\n", "<file>"),
-        ("preset: event-log\nevent_log: {case: number, timestamp: t, bogus: 1}\n", "event_log.bogus"),
+        (
+            "preset: event-log\nevent_log: {case: number, timestamp: t, bogus: 1}\n",
+            "event_log.bogus",
+        ),
         ("preset: event-log\nevent_log: {case: number, status: s}\n", "event_log.timestamp"),
-        ("preset: event-log\nevent_log: {case: n, timestamp: t, status: s, changes: {owner: x}}\n", "event_log.changes.owner"),
+        (
+            "preset: event-log\nevent_log: {case: n, timestamp: t, status: s, changes: {owner: x}}\n",
+            "event_log.changes.owner",
+        ),
     ],
 )
 def test_config_errors_name_file_key_and_reason(write: Write, yaml_text: str, key: str) -> None:

@@ -39,7 +39,9 @@ def generate(dir_: Path, n: int = N_TICKETS) -> tuple[Path, Path]:
                  'u' || (i % 50000) AS requester_id, 'a' || (i % 300) AS assignee_id,
                  'Subject line number ' || i AS subject, 'tag' || (i % 7) || ' tag' || (i % 11) AS tags
           FROM range($n) r(i)
-        ) TO '""" + str(t).replace("'", "''") + """' (HEADER, DELIMITER ',')
+        ) TO '"""
+        + str(t).replace("'", "''")
+        + """' (HEADER, DELIMITER ',')
         """,
         {"n": n},
     )
@@ -56,7 +58,9 @@ def generate(dir_: Path, n: int = N_TICKETS) -> tuple[Path, Path]:
                       WHEN i % 10 = 8 THEN 'high' END AS to_value,
                  NULL AS field
           FROM range($n) r(i)
-        ) TO '""" + str(e).replace("'", "''") + """' (HEADER, DELIMITER ',')
+        ) TO '"""
+        + str(e).replace("'", "''")
+        + """' (HEADER, DELIMITER ',')
         """,
         {"n": n * EVENTS_PER_TICKET},
     )

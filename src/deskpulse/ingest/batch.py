@@ -67,7 +67,9 @@ class Reporter:
         self.t0 = time.perf_counter()
 
     def stage(self, name: str) -> None:
-        log.debug("%.2fs wall %.2fs cpu: %s", time.perf_counter() - self.t0, time.process_time(), name)
+        log.debug(
+            "%.2fs wall %.2fs cpu: %s", time.perf_counter() - self.t0, time.process_time(), name
+        )
         if self.cb is not None:
             self.cb(name, self.done, len(self.stages))
         self.done += 1
@@ -202,7 +204,14 @@ def _opt(p: Path | None) -> Path | None:
 
 def _stages(preset: str | None, has_events: bool) -> list[str]:
     if preset == "event-log":
-        return ["read event log", "validate rows", "derive events", "validate tickets", "validate events", "collect"]
+        return [
+            "read event log",
+            "validate rows",
+            "derive events",
+            "validate tickets",
+            "validate events",
+            "collect",
+        ]
     if preset == "zendesk":
         base = ["read tickets", "validate tickets"]
         return base + (["read events", "validate events"] if has_events else []) + ["collect"]
@@ -235,9 +244,13 @@ def resolve_columns(
     cols: dict[str, Col] = {}
     used: set[str] = set()
     for c in canonical:
-        if c == "extra":
-            continue
         src: str | None = None
+        if c == "extra":  # a re-imported export: its extra object is merged, not nested
+            src = by_fold.get("extra")
+            if src is not None:
+                cols[c] = Col(sql=f"r.{ident(phys[src])}", label=src)
+                used.add(src)
+            continue
         if c in fm.columns:
             want = fm.columns[c]
             src = want if want in phys else by_fold.get(want.strip().lower())
@@ -281,7 +294,9 @@ def source_columns(opened: Opened) -> dict[str, str]:
 
 def _empty(v: Validated, file: str, path: Path) -> None:
     if v.rows_read == 0:
-        raise BadInputError(f"{file}: empty file: no data rows", file=str(path), reason="empty file")
+        raise BadInputError(
+            f"{file}: empty file: no data rows", file=str(path), reason="empty file"
+        )
 
 
 def all_ticket_ids(run: Run, tickets: Validated | None) -> pa.Array:
@@ -300,7 +315,11 @@ def _canonical(run: Run, tickets: Path, events: Path | None, m: Mapping, fmt: st
     rep = run.reporter
     rep.stage("read tickets")
     opened_t = run.loader.open(
-        tickets, "tickets", fmt=fmt or m.format, null_values=m.tickets.null_values, delimiter=m.tickets.delimiter
+        tickets,
+        "tickets",
+        fmt=fmt or m.format,
+        null_values=m.tickets.null_values,
+        delimiter=m.tickets.delimiter,
     )
     rep.stage("validate tickets")
 
@@ -317,7 +336,11 @@ def _canonical(run: Run, tickets: Path, events: Path | None, m: Mapping, fmt: st
     if events is not None:
         rep.stage("read events")
         opened_e = run.loader.open(
-            events, "events", fmt=fmt or m.format, null_values=m.events.null_values, delimiter=m.events.delimiter
+            events,
+            "events",
+            fmt=fmt or m.format,
+            null_values=m.events.null_values,
+            delimiter=m.events.delimiter,
         )
         rep.stage("validate events")
         ids = all_ticket_ids(run, res_t)
@@ -352,7 +375,9 @@ def _collect(tables: Tables, warnings: list[str]) -> ImportBatch:
     rows: dict[str, int] = {"tickets": 0, "events": 0}
     if tables.tickets is not None:
         t = tables.tickets
-        tickets = t.table.sort_by("__row").select(list(model.TICKET_COLUMNS)).cast(model.TICKET_SCHEMA)
+        tickets = (
+            t.table.sort_by("__row").select(list(model.TICKET_COLUMNS)).cast(model.TICKET_SCHEMA)
+        )
         rejects.append(_sorted_rejects(t.rejects))
         rows["tickets"] = t.rows_read
     if tables.events is not None:
@@ -364,4 +389,6 @@ def _collect(tables: Tables, warnings: list[str]) -> ImportBatch:
     rej = pa.concat_tables([r.cast(model.REJECT_SCHEMA) for r in rejects])
     if rej.num_rows:
         log.info("import: %d reject rows", rej.num_rows)
-    return ImportBatch(tickets=tickets, events=events, rejects=rej, rows_read=rows, warnings=warnings)
+    return ImportBatch(
+        tickets=tickets, events=events, rejects=rej, rows_read=rows, warnings=warnings
+    )

@@ -170,19 +170,25 @@ def parse_mapping(doc: Any, path: Path | None = None) -> Mapping:
         raw = doc["preset"]
         preset = normalize_preset(raw) if isinstance(raw, str) else None
         if preset is None:
-            raise config_error(path, "preset", f"unknown preset {raw!r} (use one of {', '.join(PRESETS)})")
+            raise config_error(
+                path, "preset", f"unknown preset {raw!r} (use one of {', '.join(PRESETS)})"
+            )
     fmt = None
     if doc.get("format") is not None:
         fmt = doc["format"]
         if fmt == "json":
             fmt = "jsonl"
         if fmt not in FORMATS:
-            raise config_error(path, "format", f"unknown format {fmt!r} (use one of {', '.join(FORMATS)})")
+            raise config_error(
+                path, "format", f"unknown format {fmt!r} (use one of {', '.join(FORMATS)})"
+            )
     tz = None
     if doc.get("tz") is not None:
         tz = doc["tz"]
         if not isinstance(tz, str) or not check_tz(tz):
-            raise config_error(path, "tz", f"unknown time zone {tz!r} (use an IANA name such as Europe/Berlin)")
+            raise config_error(
+                path, "tz", f"unknown time zone {tz!r} (use an IANA name such as Europe/Berlin)"
+            )
     tickets = _parse_file(doc, path, "", _TICKET_COLUMNS, TICKET_ENUMS, None)
     ev_doc = doc.get("events") or {}
     if not isinstance(ev_doc, dict):
@@ -243,15 +249,19 @@ def _parse_file(
     for k in columns:
         if k not in canonical:
             raise config_error(
-                path, f"{prefix}columns.{k}", f"not a canonical column (one of {', '.join(sorted(canonical))})"
+                path,
+                f"{prefix}columns.{k}",
+                f"not a canonical column (one of {', '.join(sorted(canonical))})",
             )
     constants = _str_map(doc.get("constants"), path, prefix + "constants")
     for k in constants:
         if k not in canonical:
             raise config_error(path, f"{prefix}constants.{k}", "not a canonical column")
-        if k in enums and _resolve(constants[k], k, {}) is None:
+        if k in enums and resolve_value(constants[k], k, {}) is None:
             raise config_error(
-                path, f"{prefix}constants.{k}", f"{constants[k]!r} is not a valid {k} ({', '.join(enums[k])})"
+                path,
+                f"{prefix}constants.{k}",
+                f"{constants[k]!r} is not a valid {k} ({', '.join(enums[k])})",
             )
     raw_values = doc.get("values")
     if raw_values is not None and not isinstance(raw_values, dict):
@@ -266,24 +276,31 @@ def _parse_file(
         vmap = _str_map(vmap_doc, path, key)
         if fld in enums:
             for src, dst in vmap.items():
-                if _resolve(dst, fld, {}) is None:
+                if resolve_value(dst, fld, {}) is None:
                     raise config_error(
-                        path, f"{key}.{src}", f"{dst!r} is not a valid {fld} (one of {', '.join(enums[fld])})"
+                        path,
+                        f"{key}.{src}",
+                        f"{dst!r} is not a valid {fld} (one of {', '.join(enums[fld])})",
                     )
         values.setdefault(fld, {}).update(vmap)
     fmts = _str_list(doc.get("timestamp_format"), path, prefix + "timestamp_format")
     for f in fmts:
         if "%" not in f:
-            raise config_error(path, prefix + "timestamp_format", f"{f!r} has no strptime directive (e.g. %Y)")
+            raise config_error(
+                path, prefix + "timestamp_format", f"{f!r} has no strptime directive (e.g. %Y)"
+            )
     nulls = _str_list(doc.get("null_values"), path, prefix + "null_values")
     delim = doc.get("delimiter")
     if delim is not None and (not isinstance(delim, str) or len(delim) != 1):
         raise config_error(path, prefix + "delimiter", "must be a single character")
     rej_doc = doc.get("reject_values")
     if rej_doc is not None and not isinstance(rej_doc, dict):
-        raise config_error(path, prefix + "reject_values", "must be a mapping of column -> {value: reason}")
+        raise config_error(
+            path, prefix + "reject_values", "must be a mapping of column -> {value: reason}"
+        )
     reject_values = {
-        str(col): _str_map(v, path, f"{prefix}reject_values.{col}") for col, v in (rej_doc or {}).items()
+        str(col): _str_map(v, path, f"{prefix}reject_values.{col}")
+        for col, v in (rej_doc or {}).items()
     }
     if parent is not None:
         fmts = fmts or parent.timestamp_format
@@ -300,7 +317,7 @@ def _parse_file(
     )
 
 
-def _resolve(value: str, fld: str, extra: dict[str, str]) -> str | None:
+def resolve_value(value: str, fld: str, extra: dict[str, str]) -> str | None:
     """Canonical value for ``value`` of enumerated field ``fld`` (None when unknown)."""
     aliases = {fold(k): v for k, v in BUILTIN_ALIASES.get(fld, {}).items()}
     aliases.update({fold(k): v for k, v in extra.items()})

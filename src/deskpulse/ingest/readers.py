@@ -186,6 +186,7 @@ def sniff_delimiter(text: str, preferred: str = ",") -> str:
 
 def transcode(path: Path, dst: Path, gz: bool, encoding: str) -> None:
     """Write ``path`` as UTF-8 (no BOM) to ``dst``, decoding bad UTF-8 bytes as cp1252."""
+
     def open_bytes() -> IO[bytes]:
         if gz:
             return cast(IO[bytes], gzip.open(path, "rb"))
@@ -263,7 +264,9 @@ class Loader:
             p = Params("s")
             call = f"read_csv({p.add(str(src_path))}, {_csv_options(p, delim, null_values)})"
             try:
-                described = self.con.execute(render("DESCRIBE SELECT * FROM {call}", call=call), p.used_in(call)).fetchall()
+                described = self.con.execute(
+                    render("DESCRIBE SELECT * FROM {call}", call=call), p.used_in(call)
+                ).fetchall()
             except duckdb.Error as exc:
                 return recover(exc, src_path)
             cols = [(str(r[0]), str(r[0]).lstrip("\ufeff").strip() or str(r[0])) for r in described]
@@ -315,7 +318,10 @@ class Loader:
         described = self.con.execute(f"DESCRIBE {table}").fetchall()
         cols = [(str(r[0]), str(r[0]).lstrip("\ufeff").strip() or str(r[0])) for r in described]
         bad = self.con.execute(
-            render("SELECT DISTINCT line - 1 AS row, csv_line, error_type, error_message FROM {rej} ORDER BY 1", rej=rej)
+            render(
+                "SELECT DISTINCT line - 1 AS row, csv_line, error_type, error_message FROM {rej} ORDER BY 1",
+                rej=rej,
+            )
         ).fetchall()
         malformed = [
             (int(r[0]), str(r[1]), f"malformed CSV row ({str(r[2]).lower()}): {r[3]}") for r in bad
@@ -416,7 +422,9 @@ class Loader:
             ),
             q,
         )
-        return self._to_text(src, table, label, [(k, "VARCHAR") for k in keys], "__row", null_values)
+        return self._to_text(
+            src, table, label, [(k, "VARCHAR") for k in keys], "__row", null_values
+        )
 
     def _to_text(
         self,
@@ -450,7 +458,9 @@ class Loader:
             ),
             p,
         )
-        return Opened(Source(table, label, row_sql="r.__row"), [(c, c.strip() or c) for c, _ in cols])
+        return Opened(
+            Source(table, label, row_sql="r.__row"), [(c, c.strip() or c) for c, _ in cols]
+        )
 
 
 def _csv_options(p: Params, delim: str, null_values: tuple[str, ...]) -> str:

@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from deskpulse import model
-from deskpulse.ingest.mapping import BUILTIN_ALIASES, FileMapping, _resolve, fold
+from deskpulse.ingest.mapping import BUILTIN_ALIASES, FileMapping, fold, resolve_value
 from deskpulse.ingest.sql import Params, ident, norm_sql, render
 
 TS_MIN = "TIMESTAMP '1900-01-01 00:00:00'"
@@ -193,7 +193,9 @@ def _spellings(key: str) -> set[str]:
     return {key, key.lower(), key.upper(), key.title(), key.capitalize()}
 
 
-def lookup_sql(raw: str, pairs: dict[str, str], extra: dict[str, str], p: Params, *, free: bool = False) -> str:
+def lookup_sql(
+    raw: str, pairs: dict[str, str], extra: dict[str, str], p: Params, *, free: bool = False
+) -> str:
     """SQL mapping text ``raw`` through an alias table.
 
     ``pairs``: built-in aliases (key -> canonical); ``extra``: the mapping file's value map
@@ -206,7 +208,7 @@ def lookup_sql(raw: str, pairs: dict[str, str], extra: dict[str, str], p: Params
         table[k] = v
     for v in set(pairs.values()):
         table.setdefault(v, v)
-    resolved = {k: (v if free else (_resolve(v, "", pairs) or v)) for k, v in extra.items()}
+    resolved = {k: (v if free else (resolve_value(v, "", pairs) or v)) for k, v in extra.items()}
     exact: dict[str, str] = {}
     folded: dict[str, str] = {}
     for k, v in itertools.chain(table.items(), resolved.items()):
@@ -251,7 +253,8 @@ def text(col: Col, p: Params) -> str:
 
 def missing(expr: str) -> str:
     """SQL: the value is missing (NULL or only blanks)."""
-    return f"({expr} IS NULL OR trim({expr}) = '')"
+    # only values whose first character sorts before '!' (blanks, control characters) can be blank
+    return f"({expr} IS NULL OR ({expr} < '!' AND trim({expr}) = ''))"
 
 
 # --- running a plan ----------------------------------------------------------------------------------
@@ -291,9 +294,13 @@ def run_plan(con: duckdb.DuckDBPyConnection, src: Source, plan: Plan) -> pa.Tabl
     """Run the validation query: every row, its canonical values, ``__bad`` and ``__row``."""
     sql, p = _query(src, plan)
     values = p.used_in(sql)
-    table = con.sql(sql, params=values).to_arrow_table() if values else con.sql(sql).to_arrow_table()
+    table = (
+        con.sql(sql, params=values).to_arrow_table() if values else con.sql(sql).to_arrow_table()
+    )
     if src.row_sql is None:
-        table = table.append_column("__row", pa.array(np.arange(1, table.num_rows + 1, dtype=np.int64)))
+        table = table.append_column(
+            "__row", pa.array(np.arange(1, table.num_rows + 1, dtype=np.int64))
+        )
     return table
 
 
@@ -363,7 +370,8 @@ def finish(
 def _malformed(src: Source) -> pa.Table:
     rows = [(src.file, row, None, line.rstrip("\r\n"), why) for row, line, why in src.malformed]
     return pa.Table.from_pylist(
-        [dict(zip(model.REJECT_SCHEMA.names, r, strict=True)) for r in rows], schema=model.REJECT_SCHEMA
+        [dict(zip(model.REJECT_SCHEMA.names, r, strict=True)) for r in rows],
+        schema=model.REJECT_SCHEMA,
     )
 
 
@@ -401,7 +409,12 @@ def ticket_plan(
             plan.raw(name, "CAST(NULL AS VARCHAR)")
             expr = "CAST(NULL AS VARCHAR)"
         plan.typed(c, expr)
-    plan.check(f"{missing('ticket_id')}{guard('ticket_id')}", _label(cols, "ticket_id"), None, plan.why(MISSING))
+    plan.check(
+        f"{missing('ticket_id')}{guard('ticket_id')}",
+        _label(cols, "ticket_id"),
+        None,
+        plan.why(MISSING),
+    )
 
     why_ts = plan.why(ts_reason(fm.timestamp_format, tz))
     for c in model.TICKET_TIMESTAMPS:
@@ -426,7 +439,9 @@ def ticket_plan(
                 f"CASE WHEN {name} IS NULL THEN {plan.why(MISSING)} ELSE {why_ts} END",
             )
         else:
-            plan.check(f"{name} IS NOT NULL AND {ts_bad(target)}{guard(c)}", _label(cols, c), name, why_ts)
+            plan.check(
+                f"{name} IS NOT NULL AND {ts_bad(target)}{guard(c)}", _label(cols, c), name, why_ts
+            )
     plan.hidden += ["__created", "__updated"]
     plan.typed("created_at", "__created", 1)
     plan.typed("updated_at", "coalesce(__updated, __created)", 1)
@@ -450,7 +465,12 @@ def ticket_plan(
                 f"CASE WHEN {name} IS NULL THEN {plan.why(MISSING)} ELSE {unknown} END",
             )
         else:
-            plan.check(f"{name} IS NOT NULL AND {ident(c)} IS NULL{guard(c)}", _label(cols, c), name, unknown)
+            plan.check(
+                f"{name} IS NOT NULL AND {ident(c)} IS NULL{guard(c)}",
+                _label(cols, c),
+                name,
+                unknown,
+            )
 
     if "tags" in cols:
         plan.raw("__r_tags", text(cols["tags"], p))
@@ -468,7 +488,18 @@ def ticket_plan(
             plan.typed("__extra", extra_sql(named, p))
         else:
             plan.raw("__extra", "CAST(NULL AS VARCHAR)")
-    plan.typed("extra", "__extra", 1)
+    if "extra" in cols:  # an ``extra`` column (e.g. a deskpulse export): merge its object
+        rx = plan.raw("__r_extra", text(cols["extra"], p))
+        own = "coalesce(__extra, '{}')"
+        merged = (
+            f"CASE WHEN {rx} IS NULL THEN __extra "
+            f"WHEN json_valid({rx}) AND json_type({rx}) = 'OBJECT' "
+            f"THEN NULLIF(CAST(json_merge_patch({rx}, {own}) AS VARCHAR), '{{}}') "
+            f"ELSE CAST(json_merge_patch({own}, json_object('extra', {rx})) AS VARCHAR) END"
+        )
+        plan.typed("extra", merged, 1)
+    else:
+        plan.typed("extra", "__extra", 1)
     plan.outputs = list(model.TICKET_COLUMNS)
     plan.id_label = _label(cols, "ticket_id")
     return plan
@@ -563,7 +594,12 @@ def event_plan(
 
     for c in ("ticket_id", "actor_id", "field"):
         plan.typed(c, raw(c))
-    plan.check(f"{missing('ticket_id')}{guard('ticket_id')}", _label(cols, "ticket_id"), None, plan.why(MISSING))
+    plan.check(
+        f"{missing('ticket_id')}{guard('ticket_id')}",
+        _label(cols, "ticket_id"),
+        None,
+        plan.why(MISSING),
+    )
     # event_at
     if "event_at" in cols and cols["event_at"].typed:
         plan.raw("__r_event_at", f"CAST({cols['event_at'].sql} AS VARCHAR)")
@@ -579,7 +615,9 @@ def event_plan(
         f"ELSE {plan.why(ts_reason(fm.timestamp_format, tz))} END",
     )
     # kind, actor, public
-    plan.typed("kind", lookup_sql(raw("kind"), BUILTIN_ALIASES["kind"], fm.values.get("kind", {}), p))
+    plan.typed(
+        "kind", lookup_sql(raw("kind"), BUILTIN_ALIASES["kind"], fm.values.get("kind", {}), p)
+    )
     plan.check(
         f"kind IS NULL{guard('kind')}",
         _label(cols, "kind"),
@@ -587,7 +625,9 @@ def event_plan(
         f"CASE WHEN __r_kind IS NULL THEN {plan.why(MISSING)} "
         f"ELSE {plan.why('unknown kind (expected ' + ', '.join(model.EVENT_KINDS) + ')')} END",
     )
-    plan.typed("__actor", lookup_sql(raw("actor"), BUILTIN_ALIASES["actor"], fm.values.get("actor", {}), p))
+    plan.typed(
+        "__actor", lookup_sql(raw("actor"), BUILTIN_ALIASES["actor"], fm.values.get("actor", {}), p)
+    )
     plan.hidden.append("__actor")
     plan.typed("actor", "coalesce(__actor, 'system')", 1)
     plan.check(
@@ -637,7 +677,9 @@ def event_plan(
     plan.levels.append([])
     for c in ("from_value", "to_value"):
         plan.typed(
-            c, f"CASE kind WHEN 'status' THEN __st_{c} WHEN 'priority' THEN __pr_{c} ELSE __r_{c} END", 2
+            c,
+            f"CASE kind WHEN 'status' THEN __st_{c} WHEN 'priority' THEN __pr_{c} ELSE __r_{c} END",
+            2,
         )
     plan.check(
         f"kind = 'status' AND __r_to_value IS NULL{guard('to_value')}",
@@ -672,7 +714,9 @@ def validate_events(
     known = pc.is_in(tid, value_set=ticket_ids)
     unknown = pc.and_(pc.is_valid(tid), pc.invert(known))
     unknown = pc.fill_null(unknown, False)
-    res = finish(con, src, plan, table, extra=[(unknown, plan.id_label, "ticket_id", UNKNOWN_TICKET)])
+    res = finish(
+        con, src, plan, table, extra=[(unknown, plan.id_label, "ticket_id", UNKNOWN_TICKET)]
+    )
     if plan.seq_from_row:
         seq = pc.subtract(res.table.column("__row"), 1)
         res.table = res.table.set_column(res.table.schema.get_field_index("seq"), "seq", seq)

@@ -103,7 +103,9 @@ def parse_options(m: Mapping) -> Options:
         v = doc.get(key) or []
         if isinstance(v, str):
             v = [v]
-        if not isinstance(v, list) or not all(isinstance(x, str | int) and not isinstance(x, bool) for x in v):
+        if not isinstance(v, list) or not all(
+            isinstance(x, str | int) and not isinstance(x, bool) for x in v
+        ):
             raise m.error(f"event_log.{key}", "must be a list of strings")
         return [str(x) for x in v]
 
@@ -115,7 +117,9 @@ def parse_options(m: Mapping) -> Options:
         raise m.error("event_log.changes", "must be a mapping kind -> column")
     for k, v in changes.items():
         if k not in CHANGE_KINDS:
-            raise m.error(f"event_log.changes.{k}", f"not a change kind (one of {', '.join(CHANGE_KINDS)})")
+            raise m.error(
+                f"event_log.changes.{k}", f"not a change kind (one of {', '.join(CHANGE_KINDS)})"
+            )
         if not isinstance(v, str) or not v:
             raise m.error(f"event_log.changes.{k}", "must be a column name")
     actor = doc.get("default_actor", "agent")
@@ -161,18 +165,30 @@ def run(run_: Run, path: Path, m: Mapping, fmt: str | None) -> Tables:
     rep = run_.reporter
     fm = m.tickets
     rep.stage("read event log")
-    opened = run_.loader.open(path, "log", fmt=fmt or m.format, null_values=fm.null_values, delimiter=fm.delimiter)
+    opened = run_.loader.open(
+        path, "log", fmt=fmt or m.format, null_values=fm.null_values, delimiter=fm.delimiter
+    )
     file = opened.source.file
 
     def materialize(op: Opened) -> Opened:
         p = op.source.params
         row = f"{op.source.row_sql} AS __row0, " if op.source.row_sql else ""
         sql(con, "DROP TABLE IF EXISTS _el_src")
-        sql(con, render("CREATE TEMP TABLE _el_src AS SELECT {row}* FROM {src} AS r", row=row, src=op.source.sql), p)
+        sql(
+            con,
+            render(
+                "CREATE TEMP TABLE _el_src AS SELECT {row}* FROM {src} AS r",
+                row=row,
+                src=op.source.sql,
+            ),
+            p,
+        )
         if not op.source.row_sql:
             sql(con, "ALTER TABLE _el_src ADD COLUMN __row0 BIGINT")
             sql(con, "UPDATE _el_src SET __row0 = rowid + 1")
-        return Opened(Source("_el_src", file, row_sql="r.__row0", malformed=op.source.malformed), op.columns)
+        return Opened(
+            Source("_el_src", file, row_sql="r.__row0", malformed=op.source.malformed), op.columns
+        )
 
     staged = with_retry(opened, materialize)
     rep.stage("validate rows")
@@ -198,8 +214,15 @@ def run(run_: Run, path: Path, m: Mapping, fmt: str | None) -> Tables:
         return Col(sql=f"r.{ident(phys)}", label=phys)
 
     plan.typed("case_id", plan.raw("__r_case", text(c(col["case"]), p)))
-    plan.check(f"case_id IS NULL OR trim(case_id) = ''{g(opts.case)}", opts.case, None, plan.why("missing required value"))
-    plan.typed("ts", ts_sql(plan.raw("__r_ts", text(c(col["ts"]), p)), fm.timestamp_format, run_.tz, p))
+    plan.check(
+        f"case_id IS NULL OR trim(case_id) = ''{g(opts.case)}",
+        opts.case,
+        None,
+        plan.why("missing required value"),
+    )
+    plan.typed(
+        "ts", ts_sql(plan.raw("__r_ts", text(c(col["ts"]), p)), fm.timestamp_format, run_.tz, p)
+    )
     plan.check(
         f"{ts_bad('ts')}{g(opts.timestamp)}",
         opts.timestamp,
@@ -223,12 +246,16 @@ def run(run_: Run, path: Path, m: Mapping, fmt: str | None) -> Tables:
     for kind, phys in change_phys.items():
         r = plan.raw(f"__r_{kind}", text(c(phys), p))
         if kind == "priority":
-            plan.typed(kind, lookup_sql(r, BUILTIN_ALIASES["priority"], fm.values.get("priority", {}), p))
+            plan.typed(
+                kind, lookup_sql(r, BUILTIN_ALIASES["priority"], fm.values.get("priority", {}), p)
+            )
             plan.check(
                 f"{r} IS NOT NULL AND priority IS NULL{g(opts.changes[kind])}",
                 opts.changes[kind],
                 r,
-                plan.why("unknown priority (expected urgent, high, normal, low, an alias, or a value mapped under values.priority)"),
+                plan.why(
+                    "unknown priority (expected urgent, high, normal, low, an alias, or a value mapped under values.priority)"
+                ),
             )
         else:
             plan.typed(kind, r)
@@ -249,13 +276,17 @@ def run(run_: Run, path: Path, m: Mapping, fmt: str | None) -> Tables:
     if rows.rows_read == 0:
         from deskpulse.errors import BadInputError
 
-        raise BadInputError(f"{file}: empty file: no data rows", file=str(path), reason="empty file")
+        raise BadInputError(
+            f"{file}: empty file: no data rows", file=str(path), reason="empty file"
+        )
 
     rep.stage("derive events")
     con.register("_el_ok_arrow", rows.table)
     sql(con, "CREATE TEMP TABLE _el_ok AS SELECT * FROM _el_ok_arrow")
     con.unregister("_el_ok_arrow")
-    order = ", ".join(["ts"] + [f"__on{i} NULLS LAST, __os{i}" for i in range(len(order_phys))] + ["__row"])
+    order = ", ".join(
+        ["ts"] + [f"__on{i} NULLS LAST, __os{i}" for i in range(len(order_phys))] + ["__row"]
+    )
     lags = ["lag(status) OVER w AS __p_status"]
     lags += [f"lag({ident(k)}) OVER w AS __p_{k}" for k in change_phys]
     lags += [f"lag(__f{i}) OVER w AS __p_f{i}" for i in range(len(field_phys))]
@@ -289,16 +320,51 @@ def run(run_: Run, path: Path, m: Mapping, fmt: str | None) -> Tables:
         "{cur} AS to_value, CAST({fld} AS VARCHAR) AS field, {actor} AS actor, {actor_id} AS actor_id "
         "FROM _el_seq WHERE {cond}"
     )
-    specs = [("0", "'status'", "__p_status", "status", "NULL", "__k = 1 OR status IS DISTINCT FROM __p_status")]
+    specs = [
+        (
+            "0",
+            "'status'",
+            "__p_status",
+            "status",
+            "NULL",
+            "__k = 1 OR status IS DISTINCT FROM __p_status",
+        )
+    ]
     for i, kind in enumerate(change_phys, start=1):
         col_ = ident(kind)
-        specs.append((str(i), q.add(kind), f"__p_{kind}", col_, "NULL", f"{col_} IS DISTINCT FROM __p_{kind}"))
+        specs.append(
+            (
+                str(i),
+                q.add(kind),
+                f"__p_{kind}",
+                col_,
+                "NULL",
+                f"{col_} IS DISTINCT FROM __p_{kind}",
+            )
+        )
     for i, fname in enumerate(field_phys):
         specs.append(
-            (str(10 + i), "'field'", f"__p_f{i}", f"__f{i}", q.add(fname), f"__f{i} IS DISTINCT FROM __p_f{i}")
+            (
+                str(10 + i),
+                "'field'",
+                f"__p_f{i}",
+                f"__f{i}",
+                q.add(fname),
+                f"__f{i} IS DISTINCT FROM __p_f{i}",
+            )
         )
     parts = [
-        render(branch, no=no, kind=k, prev=prev, cur=cur, fld=fld, actor=actor, actor_id=actor_id, cond=cond)
+        render(
+            branch,
+            no=no,
+            kind=k,
+            prev=prev,
+            cur=cur,
+            fld=fld,
+            actor=actor,
+            actor_id=actor_id,
+            cond=cond,
+        )
         for no, k, prev, cur, fld, cond in specs
     ]
     sql(
@@ -331,7 +397,11 @@ def run(run_: Run, path: Path, m: Mapping, fmt: str | None) -> Tables:
     if "created_at" not in cols:
         cols["created_at"] = Col(sql="r.__first_ts", label=opts.timestamp, typed=True)
     skip = {opts.timestamp, *opts.extra_exclude, "__row0"}
-    extra = [(label, sql) for label, sql in unknown if label not in skip and label not in ("__last_ts", "__first_ts")]
+    extra = [
+        (label, sql)
+        for label, sql in unknown
+        if label not in skip and label not in ("__last_ts", "__first_ts")
+    ]
     tplan = ticket_plan(cols, fm, run_.tz, extra_columns=extra)
     tickets = validate_tickets(con, last.source, tplan)
     tickets.rows_read = rows.rows_read

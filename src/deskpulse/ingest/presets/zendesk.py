@@ -95,16 +95,25 @@ CHILD_META = [
     "attachments",
     "metadata",
 ]
-KIND_OF_FIELD = {"status": "status", "priority": "priority", "assignee_id": "assignee", "group_id": "group"}
+KIND_OF_FIELD = {
+    "status": "status",
+    "priority": "priority",
+    "assignee_id": "assignee",
+    "group_id": "group",
+}
 
 
 def _files(path: Path, what: str) -> list[str]:
     if path.is_dir():
         found = sorted(
-            str(p) for p in path.iterdir() if p.is_file() and p.name.lower().endswith((".json", ".jsonl", ".json.gz", ".jsonl.gz"))
+            str(p)
+            for p in path.iterdir()
+            if p.is_file() and p.name.lower().endswith((".json", ".jsonl", ".json.gz", ".jsonl.gz"))
         )
         if not found:
-            raise BadInputError(f"{path.name}: empty folder: no JSON files", file=str(path), reason="empty file")
+            raise BadInputError(
+                f"{path.name}: empty folder: no JSON files", file=str(path), reason="empty file"
+            )
         return found
     if not path.exists() and any(ch in str(path) for ch in "*?["):
         found = sorted(glob.glob(str(path)))
@@ -112,7 +121,9 @@ def _files(path: Path, what: str) -> list[str]:
             raise BadInputError(f"{path}: no files match", file=str(path), reason="unreadable file")
         return found
     if not path.exists():
-        raise BadInputError(f"{path.name}: unreadable file: no such file", file=str(path), reason="unreadable file")
+        raise BadInputError(
+            f"{path.name}: unreadable file: no such file", file=str(path), reason="unreadable file"
+        )
     if path.stat().st_size == 0:
         raise BadInputError(f"{path.name}: empty file", file=str(path), reason="empty file")
     return [str(path)]
@@ -147,7 +158,9 @@ def _load_objects(con: duckdb.DuckDBPyConnection, table: str, files: list[str], 
         )
     except duckdb.Error as exc:
         msg = " ".join(str(exc).split())[:300]
-        raise BadInputError(f"{label}: unreadable file: {msg}", file=label, reason="unreadable file") from exc
+        raise BadInputError(
+            f"{label}: unreadable file: {msg}", file=label, reason="unreadable file"
+        ) from exc
 
 
 def _text(j: str) -> str:
@@ -187,7 +200,9 @@ def run(run_: Run, tickets_path: Path, events_path: Path | None, m: Mapping) -> 
         "count(*) FILTER (WHERE json_extract_string(json, '$.end_of_stream') = 'true') FROM _zd_tobj"
     ).fetchall()[0]
     if pages and pages[0] and not pages[1]:
-        run_.warnings.append(f"{label}: no page says end_of_stream: true (the export may be incomplete)")
+        run_.warnings.append(
+            f"{label}: no page says end_of_stream: true (the export may be incomplete)"
+        )
     sql(
         con,
         """
@@ -202,9 +217,13 @@ def run(run_: Run, tickets_path: Path, events_path: Path | None, m: Mapping) -> 
         WHERE __rk = 1 OR json_extract_string(t, '$.id') IS NULL
         """,
     )
-    superseded = con.execute("SELECT (SELECT count(*) FROM _zd_all) - (SELECT count(*) FROM _zd_t)").fetchall()[0]
+    superseded = con.execute(
+        "SELECT (SELECT count(*) FROM _zd_all) - (SELECT count(*) FROM _zd_t)"
+    ).fetchall()[0]
     if superseded and superseded[0]:
-        run_.warnings.append(f"{label}: {superseded[0]} earlier version(s) of tickets superseded by later pages")
+        run_.warnings.append(
+            f"{label}: {superseded[0]} earlier version(s) of tickets superseded by later pages"
+        )
 
     rep.stage("validate tickets")
     src = Source("_zd_t", label, row_sql="r.__row")
@@ -227,7 +246,10 @@ def run(run_: Run, tickets_path: Path, events_path: Path | None, m: Mapping) -> 
         "updated_at": Col(js("$.updated_at"), "updated_at"),
         "status": Col(status, "status"),
         "priority": Col(js("$.priority"), "priority"),
-        "channel": Col(f"CASE {via} WHEN 'voice' THEN 'phone' WHEN 'native_messaging' THEN 'chat' ELSE {via} END", "via"),
+        "channel": Col(
+            f"CASE {via} WHEN 'voice' THEN 'phone' WHEN 'native_messaging' THEN 'chat' ELSE {via} END",
+            "via",
+        ),
         "category": Col(js("$.type"), "type"),
         "group": Col(js("$.group_id"), "group_id"),
         "brand": Col(js("$.brand_id"), "brand_id"),
@@ -238,7 +260,9 @@ def run(run_: Run, tickets_path: Path, events_path: Path | None, m: Mapping) -> 
         "description": Col(js("$.description"), "description"),
         "tags": Col("CAST(json_extract(r.t, '$.tags') AS VARCHAR)", "tags"),
         "satisfaction": Col(js("$.satisfaction_rating.score"), "satisfaction_rating"),
-        "deleted_at": Col(f"CASE WHEN {js('$.status')} = 'deleted' THEN {js('$.updated_at')} END", "status"),
+        "deleted_at": Col(
+            f"CASE WHEN {js('$.status')} = 'deleted' THEN {js('$.updated_at')} END", "status"
+        ),
     }
     known_keys = sp.add(MAPPED_KEYS)
     extra = (
