@@ -3,6 +3,6 @@
 ``deskpulse generate`` calls :func:`generate`; see :mod:`deskpulse.sample.generate`.
 """
 
-from deskpulse.sample.generate import GenerateResult, default_start, generate
+from deskpulse.sample.generate import AGENT_SCHEMA, GenerateResult, default_start, generate
 
-__all__ = ["GenerateResult", "default_start", "generate"]
+__all__ = ["AGENT_SCHEMA", "GenerateResult", "default_start", "generate"]

@@ -43,12 +43,6 @@ F_TAGS, F_SATISFACTION = 0, 1
 # what started the wait before an agent's next action
 TRIG_CUSTOMER, TRIG_SELF, TRIG_HOLD_END, TRIG_HANDOVER = 0, 1, 2, 3
 
-SOLVE_BASE_BY_COMPLEXITY = (0.55, 0.33, 0.2)
-HOLD_SHARE_BY_COMPLEXITY = (0.05, 0.14, 0.24)
-PENDING_SHARE_OF_REST = 0.58
-#: All hands on urgent tickets: they are solved in fewer rounds.
-SOLVE_BONUS_BY_PRIORITY = (0.25, 0.05, 0.0, 0.0)
-
 
 @dataclass(frozen=True)
 class Vocab:
@@ -353,13 +347,13 @@ class Simulation:
         cx = self.t.complexity[idx]
         if round_no >= P.MAX_ROUNDS:
             return np.full(len(idx), SOLVED, dtype=np.int8)
-        solve_p = (np.asarray(SOLVE_BASE_BY_COMPLEXITY)[cx] + 0.16 * (round_no - 1)
-                   + 0.3 * self.reopened[idx] + np.asarray(SOLVE_BONUS_BY_PRIORITY)[self.priority[idx]])
-        hold_p = np.asarray(HOLD_SHARE_BY_COMPLEXITY)[cx] * np.where(self.priority[idx] == URGENT, 0.4, 1.0)
+        solve_p = (np.asarray(P.SOLVE_BASE_BY_COMPLEXITY)[cx] + 0.16 * (round_no - 1)
+                   + 0.3 * self.reopened[idx] + np.asarray(P.SOLVE_BONUS_BY_PRIORITY)[self.priority[idx]])
+        hold_p = np.asarray(P.HOLD_SHARE_BY_COMPLEXITY)[cx] * np.where(self.priority[idx] == URGENT, 0.4, 1.0)
         u = rng.random(len(idx))
         v = rng.random(len(idx))
         rest = np.where(v < hold_p, HOLD,
-                        np.where(v < hold_p + (1 - hold_p) * PENDING_SHARE_OF_REST, PENDING, OPEN))
+                        np.where(v < hold_p + (1 - hold_p) * P.PENDING_SHARE_OF_REST, PENDING, OPEN))
         return np.where(u < np.minimum(solve_p, 0.97), SOLVED, rest).astype(np.int8)
 
     def _act(self, idx: I64, at: I64, decision: NDArray[np.int8], *, round_no: int,

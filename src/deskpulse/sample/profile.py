@@ -271,6 +271,13 @@ PRIORITY_CHANGE_SHARE: Final = 0.03
 CSAT_RESPONSE_SHARE: Final = 0.27
 CSAT_BAD_BASE: Final = 0.08
 MAX_ROUNDS: Final = 8
+#: Chance that an agent's reply solves the ticket in the first round, by complexity; later
+#: rounds add 0.16 each, a reopened ticket 0.3, and urgent tickets (all hands) the bonus below.
+SOLVE_BASE_BY_COMPLEXITY: Final = (0.55, 0.33, 0.2)
+SOLVE_BONUS_BY_PRIORITY: Final = (0.25, 0.05, 0.0, 0.0)
+#: Of the replies that do not solve: share put on hold (by complexity), then pending vs open.
+HOLD_SHARE_BY_COMPLEXITY: Final = (0.05, 0.14, 0.24)
+PENDING_SHARE_OF_REST: Final = 0.58
 
 # --- code books (indexes used throughout the generator) --------------------------------------
 

@@ -17,65 +17,90 @@ from numpy.typing import NDArray
 
 from deskpulse.sample import profile as P
 
-# Per category, in profile.CATEGORIES order.
-SUBJECTS: tuple[tuple[str, ...], ...] = (
-    ("Charged twice this month", "Question about my latest invoice", "Refund request",
-     "Wrong amount on invoice", "Payment failed but money was taken", "Update billing address",
-     "Unexpected charge on my card", "VAT missing on invoice", "How do I get a refund?"),
-    ("Cannot connect to the API", "Sync keeps failing", "Error 500 when saving settings",
-     "Integration stopped working", "Webhook deliveries failing", "Slow dashboard loading",
-     "SSO login broken for our team", "Data export never finishes", "Timeouts since this morning"),
-    ("Locked out of my account", "Password reset email not arriving", "Change account owner",
-     "Two-factor authentication lost phone", "Add a new user to our account",
-     "Cannot verify my email address", "Merge two accounts", "Username change request"),
-    ("Where is my order?", "Package marked delivered but not received", "Shipping delay",
-     "Wrong item delivered", "Return label request", "Tracking number does not work",
-     "Damaged parcel", "Change delivery address"),
-    ("Feature request: dark mode", "Suggestion for the reports page", "Please add CSV export",
-     "Idea: bulk editing", "Would love a mobile app widget", "Request: more granular permissions",
-     "Calendar integration idea"),
-    ("App crashes on startup", "Button does nothing on checkout page", "Report shows wrong totals",
-     "Bug: duplicate notifications", "Search results are broken", "Charts not rendering",
-     "Attachment upload fails", "Date picker shows wrong month"),
-    ("GDPR data access request", "Please delete my personal data", "Data processing agreement",
-     "Question about data retention", "Request a copy of my data", "Unsubscribe and erase my data"),
-    ("Cancel my subscription", "Please close my account", "Downgrade my plan",
-     "Cancel auto-renewal", "Stop billing me", "Cancel order before it ships"),
-)
-#: Body sentences: (text before the reference, reference kind, text after the reference).
-#: Reference kinds: 0 none, 1 invoice number, 2 order number, 3 error/ticket code.
-BODIES: tuple[tuple[tuple[str, int, str], ...], ...] = (
-    (("I was billed twice for invoice INV-", 1, " and need one charge reversed."),
-     ("The amount on invoice INV-", 1, " does not match our plan."),
-     ("My card was charged but invoice INV-", 1, " still shows as unpaid."),
-     ("Could you explain the extra line items on our latest invoice?", 0, ""),
-     ("We changed plans last month but were billed the old price.", 0, "")),
-    (("Since this morning every request returns error ", 3, " and our sync is stuck."),
-     ("The integration fails with code ", 3, " after the last update."),
-     ("Our dashboards time out for all users in the team.", 0, ""),
-     ("Webhooks stopped arriving about two hours ago, nothing changed on our side.", 0, ""),
-     ("The API rejects valid tokens with error ", 3, ".")),
-    (("I cannot log in and the password reset link never arrives.", 0, ""),
-     ("Please transfer ownership of account ACC-", 3, " to my colleague."),
-     ("I lost the phone with my authenticator app and I am locked out.", 0, ""),
-     ("We need to add three new users to our workspace.", 0, "")),
-    (("My order #", 2, " has not moved for a week."),
-     ("Tracking for order #", 2, " says delivered but nothing arrived."),
-     ("Order #", 2, " arrived damaged, the box was crushed."),
-     ("I received the wrong item for order #", 2, ".")),
-    (("It would be great to have this in the product, our team asks for it weekly.", 0, ""),
-     ("We would love more flexibility in the reports.", 0, ""),
-     ("A small improvement that would save us a lot of time.", 0, "")),
-    (("When I click save nothing happens, console shows error ", 3, "."),
-     ("The totals in the monthly report are wrong since the update.", 0, ""),
-     ("The app crashes right after login on version 4.", 3, " of the desktop client."),
-     ("Every notification arrives twice for all our users.", 0, "")),
-    (("Under GDPR I request a copy of all personal data you hold about me.", 0, ""),
-     ("Please erase my personal data and confirm when done.", 0, ""),
-     ("Our legal team needs your data processing agreement.", 0, "")),
-    (("Please cancel my subscription at the end of the current period.", 0, ""),
-     ("I want to cancel my order #", 2, " before it ships."),
-     ("We are moving to another tool, please close our account.", 0, "")),
+#: Per category (profile.CATEGORIES order), topics: (subjects, body). A body is
+#: (text before the reference, reference kind, text after it); reference kinds: 0 none,
+#: 1 invoice number, 2 order number, 3 error/account code. A ticket's subject and body come from
+#: the same topic, so they tell the same story.
+Body = tuple[str, int, str]
+TOPICS: tuple[tuple[tuple[tuple[str, ...], Body], ...], ...] = (
+    (  # billing
+        (("Charged twice this month", "Double charge on my card"),
+         ("I was billed twice for invoice INV-", 1, " and need one charge reversed.")),
+        (("Wrong amount on invoice", "Question about my latest invoice"),
+         ("The amount on invoice INV-", 1, " does not match our plan.")),
+        (("Payment failed but money was taken",),
+         ("My card was charged but invoice INV-", 1, " still shows as unpaid.")),
+        (("Unexpected charge on my card", "What is this charge?"),
+         ("Could you explain the extra line items on our latest invoice?", 0, "")),
+        (("Billed the old price", "Plan change not reflected on invoice"),
+         ("We changed plans last month but were billed the old price.", 0, "")),
+    ),
+    (  # technical
+        (("Cannot connect to the API", "API errors since this morning"),
+         ("Since this morning every request returns error ", 3, " and our sync is stuck.")),
+        (("Integration stopped working", "Sync keeps failing"),
+         ("The integration fails with code ", 3, " after the last update.")),
+        (("Slow dashboard loading", "Dashboards time out"),
+         ("Our dashboards time out for all users in the team.", 0, "")),
+        (("Webhook deliveries failing", "No webhooks received"),
+         ("Webhooks stopped arriving about two hours ago, nothing changed on our side.", 0, "")),
+        (("SSO login broken for our team", "Token rejected"),
+         ("The API rejects valid tokens with error ", 3, ".")),
+    ),
+    (  # account
+        (("Locked out of my account", "Password reset email not arriving"),
+         ("I cannot log in and the password reset link never arrives.", 0, "")),
+        (("Change account owner", "Transfer account ownership"),
+         ("Please transfer ownership of account ACC-", 3, " to my colleague.")),
+        (("Two-factor authentication lost phone", "Lost my 2FA device"),
+         ("I lost the phone with my authenticator app and I am locked out.", 0, "")),
+        (("Add new users to our account", "Need more seats"),
+         ("We need to add three new users to our workspace.", 0, "")),
+    ),
+    (  # shipping
+        (("Where is my order?", "Shipping delay"),
+         ("My order #", 2, " has not moved for a week.")),
+        (("Package marked delivered but not received",),
+         ("Tracking for order #", 2, " says delivered but nothing arrived.")),
+        (("Damaged parcel", "Item arrived broken"),
+         ("Order #", 2, " arrived damaged, the box was crushed.")),
+        (("Wrong item delivered", "Return label request"),
+         ("I received the wrong item for order #", 2, ".")),
+    ),
+    (  # feature_request
+        (("Feature request: dark mode", "Please add CSV export", "Idea: bulk editing"),
+         ("It would be great to have this in the product, our team asks for it weekly.", 0, "")),
+        (("Suggestion for the reports page", "Request: more granular permissions"),
+         ("We would love more flexibility here.", 0, "")),
+        (("Calendar integration idea", "Would love a mobile app widget"),
+         ("A small improvement that would save us a lot of time.", 0, "")),
+    ),
+    (  # bug
+        (("Button does nothing on checkout page", "Save button broken"),
+         ("When I click save nothing happens, the console shows error ", 3, ".")),
+        (("Report shows wrong totals", "Monthly report totals wrong"),
+         ("The totals in the monthly report are wrong since the update.", 0, "")),
+        (("App crashes on startup", "Desktop app crash"),
+         ("The app crashes right after login on version 4.", 3, " of the desktop client.")),
+        (("Bug: duplicate notifications", "Every notification arrives twice"),
+         ("Every notification arrives twice for all our users.", 0, "")),
+    ),
+    (  # privacy
+        (("GDPR data access request", "Request a copy of my data"),
+         ("Under GDPR I request a copy of all personal data you hold about me.", 0, "")),
+        (("Please delete my personal data", "Unsubscribe and erase my data"),
+         ("Please erase my personal data and confirm when done.", 0, "")),
+        (("Data processing agreement", "Question about data retention"),
+         ("Our legal team needs your data processing agreement.", 0, "")),
+    ),
+    (  # cancellation
+        (("Cancel my subscription", "Cancel auto-renewal", "Stop billing me"),
+         ("Please cancel my subscription at the end of the current period.", 0, "")),
+        (("Cancel order before it ships",),
+         ("I want to cancel my order #", 2, " before it ships.")),
+        (("Please close my account", "Downgrade my plan"),
+         ("We are moving to another tool, please close our account.", 0, "")),
+    ),
 )
 #: Classification keyword sentences per category (index 0 of each list is "none").
 KEYWORDS: tuple[tuple[tuple[str, str], ...], ...] = (
@@ -85,8 +110,8 @@ KEYWORDS: tuple[tuple[tuple[str, str], ...], ...] = (
     ((" Is there an outage? Everything looks broken.", "outage"),
      (" This is broken for our whole company.", "broken")),
     ((" I need access urgently.", "urgent"),),
-    ((" I want a refund if it does not arrive this week.", "refund"),
-     (" The item is broken.", "broken")),
+    ((" I want a refund for this order.", "refund"),
+     (" This is the second parcel from you that arrives broken.", "broken")),
     ((" Happy to share more details.", ""),),
     ((" It is completely broken for us.", "broken"),
      (" This blocks our release, it is urgent.", "urgent")),
@@ -102,14 +127,14 @@ INCIDENT_SUBJECTS: tuple[str, ...] = (
     "API returning 503 errors", "Everything is broken since 10 minutes", "Cannot log in - outage?",
 )
 INCIDENT_BODY = "Your service seems to be down, we get errors on every page. Is there an outage?"
-GREETINGS: tuple[str, ...] = ("", "Hi, ", "Hello, ", "Hi team, ", "Hello support, ", "Good morning, ")
+GREETINGS: tuple[str, ...] = ("", "Hi! ", "Hello. ", "Hi team! ", "Hello support. ", "Good morning. ")
 NEGATIVE: tuple[str, ...] = (
     " I am really frustrated and angry about this.", " This is unacceptable.",
     " Very disappointed with the service lately.", " Terrible experience so far.",
 )
 POSITIVE: tuple[str, ...] = (
     " Thanks in advance, you have always been great!", " I really appreciate your help.",
-    " Love the product otherwise!", " Thank you, great support as always.",
+    " Love the product otherwise!", " Your support has always been great.",
 )
 SIGNOFFS: tuple[str, ...] = ("", " Thanks.", " Regards.", " Best regards.", " Thank you.")
 SPAM_SUBJECTS: tuple[str, ...] = ("You have won a prize", "Cheap watches!!!", "SEO services offer")
@@ -129,7 +154,8 @@ class TicketText:
 
 def _choose(rng: np.random.Generator, options: Sequence[Sequence[str]],
             category: NDArray[np.int64]) -> tuple[pa.Array, NDArray[np.int64]]:
-    """For each ticket one option of its category: the flat option array and indexes into it."""
+    """For each ticket one option of its group (``category`` indexes ``options``): the flat
+    option array and indexes into it."""
     flat = [o for opts in options for o in opts]
     counts = np.asarray([len(opts) for opts in options], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
@@ -154,16 +180,16 @@ def build_text(
     """Subjects, descriptions and initial tags for every ticket."""
     n = len(category)
     cat = category.astype(np.int64)
-    subject_opts, subject_pick = _choose(rng, SUBJECTS, cat)
+    topic_counts = np.asarray([len(t) for t in TOPICS], dtype=np.int64)
+    topic_offsets = np.concatenate([[0], np.cumsum(topic_counts)[:-1]])
+    topic = topic_offsets[cat] + (rng.random(n) * topic_counts[cat]).astype(np.int64)
+    flat_topics = [t for topics in TOPICS for t in topics]
+    subject_opts, subject_pick = _choose(rng, [subjects for subjects, _ in flat_topics], topic)
     subject = pc.take(subject_opts, pa.array(subject_pick))
-
-    body_flat = [b for bodies in BODIES for b in bodies]
-    body_counts = np.asarray([len(b) for b in BODIES], dtype=np.int64)
-    body_offsets = np.concatenate([[0], np.cumsum(body_counts)[:-1]])
-    body_pick = body_offsets[cat] + (rng.random(n) * body_counts[cat]).astype(np.int64)
-    before = _take([b[0] for b in body_flat], body_pick)
-    after = _take([b[2] for b in body_flat], body_pick)
-    ref_kind = np.asarray([b[1] for b in body_flat], dtype=np.int64)[body_pick]
+    bodies = [body for _, body in flat_topics]
+    before = _take([b[0] for b in bodies], topic)
+    after = _take([b[2] for b in bodies], topic)
+    ref_kind = np.asarray([b[1] for b in bodies], dtype=np.int64)[topic]
     ref_number = np.where(
         ref_kind == 1, rng.integers(100000, 999999, n),
         np.where(ref_kind == 2, rng.integers(1000000, 9999999, n), rng.integers(100, 999, n)),
@@ -209,8 +235,6 @@ def build_text(
     description = pc.if_else(
         pa.array(phone_note), pc.binary_join_element_wise("Call notes: ", description, ""), description
     )
-    api = channel == P.CHANNELS.index("api")
-    subject = pc.if_else(pa.array(api), pc.binary_join_element_wise("[API] ", subject, ""), subject)
     spam_arr = pa.array(spam)
     subject = pc.if_else(spam_arr, _take(SPAM_SUBJECTS, rng.integers(0, len(SPAM_SUBJECTS), n)), subject)
     description = pc.if_else(spam_arr, SPAM_BODY, description)
