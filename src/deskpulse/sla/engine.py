@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from deskpulse.calendar.kernel import BusinessCalendar
 from deskpulse.calendar.spec import ALWAYS_CALENDAR_NAME, CalendarSpec
@@ -167,9 +168,10 @@ def _compute(
                "group" AS group_now, assignee_id AS assignee_now,
                CAST(floor(epoch(first_reply_at)) AS BIGINT) AS first_reply_col_s,
                CAST(floor(epoch(solved_at)) AS BIGINT) AS solved_col_s, pol, cal,
-               EXISTS (SELECT 1 FROM ev_in e WHERE e.ticket_id = t.ticket_id
-                       AND CAST(floor(epoch(e.event_at)) AS BIGINT) <= $as_of) AS has_events
+               (he.ticket_id IS NOT NULL) AS has_events
         FROM tk_in t
+        LEFT JOIN (SELECT DISTINCT ticket_id FROM ev_in
+                   WHERE CAST(floor(epoch(event_at)) AS BIGINT) <= $as_of) he USING (ticket_id)
         WHERE CAST(floor(epoch(created_at)) AS BIGINT) <= $as_of
         """,
         p,
@@ -185,15 +187,15 @@ def _compute(
     ).fetchall()[0]
     notes["status_events_with_unknown_value_ignored"] = int(bad_status[0]) if bad_status else 0
     # Tickets with no events at all: synthesise what the tickets table allows (CONTRACT §1).
-    con.execute(
-        _q("""
-        CREATE TEMP TABLE ev0 AS
+    ev0_sql = _q("""
         SELECT e.ticket_id, greatest(CAST(floor(epoch(e.event_at)) AS BIGINT), tk0.created_s) AS t_s,
                e.seq AS ord, e.kind, e.actor, e.public, e.from_value, e.to_value, tk0.cal
         FROM ev_in e JOIN tk0 USING (ticket_id)
         WHERE CAST(floor(epoch(e.event_at)) AS BIGINT) <= $as_of
           AND NOT (e.kind = 'status' AND (e.to_value IS NULL OR e.to_value NOT IN
                    ('new','open','pending','hold','solved','closed')))
+          -- only what a clock can see: status/holder changes and public comments
+          AND (e.kind IN ('status', 'group', 'assignee') OR (e.kind = 'comment' AND e.public))
 
         UNION ALL
         SELECT ticket_id, first_reply_col_s, -2, 'comment', 'agent', true, NULL, NULL, cal
@@ -204,9 +206,7 @@ def _compute(
                cal
         FROM tk0 WHERE NOT has_events AND status_now IN {SOLVED} AND solved_col_s IS NOT NULL
              AND solved_col_s <= $as_of
-        """),
-        p,
-    )
+        """)
     unknown_solve = con.execute(
         _q("SELECT count(*) FROM tk0 WHERE NOT has_events AND status_now IN {SOLVED} AND solved_col_s IS NULL")
     ).fetchall()[0]
@@ -215,10 +215,8 @@ def _compute(
     notes["tickets_without_events"] = int(no_events[0]) if no_events else 0
 
     # --- kernel: business position of every instant we will subtract ---------------------------
-    ev = _with_kernel(con, "SELECT * FROM ev0", cals := Calendars(sla, *_span(con, as_of_s)), "position", "t_s", "f")
-    con.register("ev_arrow", ev)
-    con.execute("CREATE TEMP TABLE ev AS SELECT * FROM ev_arrow")
-    con.unregister("ev_arrow")
+    cals = Calendars(sla, *_span(con, as_of_s))
+    con.register("ev", _with_kernel(con, ev0_sql, cals, "position", "t_s", "f", p))
     tk = _with_kernel(con, "SELECT *, CAST($as_of AS BIGINT) AS as_of_s FROM tk0", cals, "position", "created_s", "f_created", p)
     asof_f = cals.position(np.asarray(tk.column("cal").to_numpy(), dtype=np.int64),
                            np.full(tk.num_rows, as_of_s, dtype=np.int64))
@@ -308,23 +306,15 @@ def _compute(
           LEFT JOIN (SELECT ticket_id, min(t_s) AS t_s, min(f) AS f FROM acts WHERE is_u GROUP BY 1) u
                  USING (ticket_id)
         )
-        SELECT s.*,
-               (SELECT min(a.t_s) FROM acts a WHERE a.ticket_id = s.ticket_id AND a.is_a AND a.t_s > s.start_s) AS stop_s,
-               (SELECT min(a.t_s) FROM acts a WHERE a.ticket_id = s.ticket_id AND a.is_agent_reply AND a.t_s > s.start_s) AS reply_s
-        FROM starts s
+        -- F is non-decreasing in t, so min(f) over the same filter is F at the stop
+        SELECT s.ticket_id, s.pol, s.cal, s.agent_created, s.start_s, s.start_f,
+               min(a.t_s) FILTER (WHERE a.is_a AND a.t_s > s.start_s) AS stop_s,
+               min(a.f) FILTER (WHERE a.is_a AND a.t_s > s.start_s) AS stop_f
+        FROM starts s LEFT JOIN acts a ON a.ticket_id = s.ticket_id AND a.t_s > s.start_s AND a.is_a
+        GROUP BY s.ticket_id, s.pol, s.cal, s.agent_created, s.start_s, s.start_f
         """
     )
-    con.execute(
-        """
-        CREATE TEMP TABLE fr2 AS
-        SELECT fr.*, a.f AS stop_f, r.f AS reply_f
-        FROM fr
-        LEFT JOIN (SELECT ticket_id, t_s, min(f) AS f FROM acts GROUP BY 1, 2) a
-               ON a.ticket_id = fr.ticket_id AND a.t_s = fr.stop_s
-        LEFT JOIN (SELECT ticket_id, t_s, min(f) AS f FROM acts GROUP BY 1, 2) r
-               ON r.ticket_id = fr.ticket_id AND r.t_s = fr.reply_s
-        """
-    )
+    con.execute("ALTER TABLE fr RENAME TO fr2")
     # next_reply: a per-instant state machine solved with window functions. At each distinct
     # instant after the first-reply stop: only A (agent reply / solve) -> idle; only U
     # (end-user comment) -> waiting; both -> the state flips (an A stops a running instance
@@ -472,46 +462,31 @@ def _compute(
     )
 
     # --- segments: status x group x assignee timeline ------------------------------------------
-    con.execute(
+    pts = con.sql(
         """
-        CREATE TEMP TABLE seg AS
         WITH firsts AS (
           SELECT ticket_id,
                  arg_min(from_value, (t_s, ord)) FILTER (WHERE kind = 'group') AS g0,
                  count(*) FILTER (WHERE kind = 'group') AS n_g,
                  arg_min(from_value, (t_s, ord)) FILTER (WHERE kind = 'assignee') AS a0,
                  count(*) FILTER (WHERE kind = 'assignee') AS n_a
-          FROM ev GROUP BY ticket_id
-        ), pts AS (
-          SELECT ticket_id, created_s AS t_s, -1000000 AS ord, 'new' AS status,
-                 CASE WHEN coalesce(fi.n_g, 0) = 0 THEN tk.group_now ELSE nullif(fi.g0, '') END AS grp,
-                 CASE WHEN coalesce(fi.n_a, 0) = 0 THEN tk.assignee_now ELSE nullif(fi.a0, '') END AS asg,
-                 f_created AS f, true AS set_g, true AS set_a, true AS set_s
-          FROM tk LEFT JOIN firsts fi USING (ticket_id)
-          UNION ALL
-          SELECT ticket_id, t_s, ord, CASE WHEN kind = 'status' THEN to_value END,
-                 CASE WHEN kind = 'group' THEN nullif(to_value, '') END,
-                 CASE WHEN kind = 'assignee' THEN nullif(to_value, '') END,
-                 f, kind = 'group', kind = 'assignee', kind = 'status'
-          FROM ev WHERE kind IN ('status', 'group', 'assignee')
-        ), filled AS (
-          SELECT ticket_id, t_s, ord, f,
-                 last_value(status IGNORE NULLS) OVER w AS status,
-                 last_value(CASE WHEN set_g THEN coalesce(grp, chr(0)) END IGNORE NULLS) OVER w AS grp,
-                 last_value(CASE WHEN set_a THEN coalesce(asg, chr(0)) END IGNORE NULLS) OVER w AS asg
-          FROM pts WINDOW w AS (PARTITION BY ticket_id ORDER BY t_s, ord ROWS UNBOUNDED PRECEDING)
+          FROM ev WHERE kind IN ('group', 'assignee') GROUP BY ticket_id
         )
-        SELECT filled.ticket_id, t_s, ord, f, status, nullif(grp, chr(0)) AS "group",
-               nullif(asg, chr(0)) AS assignee_id,
-               coalesce(lead(t_s) OVER w2, $as_of) AS end_s,
-               coalesce(lead(f) OVER w2, tk.f_asof) AS end_f,
-               row_number() OVER w2 AS segment
-        FROM filled JOIN tk USING (ticket_id)
-        WINDOW w2 AS (PARTITION BY filled.ticket_id ORDER BY t_s, ord)
-        """,
-        p,
-    )
-
+        SELECT ticket_id, created_s AS t_s, -1000000 AS ord, f_created AS f, f_asof, 'new' AS status,
+               CASE WHEN coalesce(fi.n_g, 0) = 0 THEN tk.group_now ELSE nullif(fi.g0, '') END AS grp,
+               CASE WHEN coalesce(fi.n_a, 0) = 0 THEN tk.assignee_now ELSE nullif(fi.a0, '') END AS asg,
+               true AS set_s, true AS set_g, true AS set_a
+        FROM tk LEFT JOIN firsts fi USING (ticket_id)
+        UNION ALL
+        SELECT ev.ticket_id, t_s, ord, f, NULL, CASE WHEN kind = 'status' THEN to_value END,
+               CASE WHEN kind = 'group' THEN nullif(to_value, '') END,
+               CASE WHEN kind = 'assignee' THEN nullif(to_value, '') END,
+               kind = 'status', kind = 'group', kind = 'assignee'
+        FROM ev WHERE kind IN ('status', 'group', 'assignee')
+        ORDER BY ticket_id, t_s, ord
+        """
+    ).to_arrow_table()
+    con.register("seg", _fill_segments(pts, as_of_s))
     # --- root cause of breaches ----------------------------------------------------------------
     con.execute(
         """
@@ -580,12 +555,9 @@ def _compute(
                coalesce(sa.wk_c, 0) / 60.0 AS agent_work_calendar_minutes,
                coalesce(sa.wk_b, 0) / 60.0 AS agent_work_business_minutes,
                CAST(coalesce(sa.reopens, 0) AS INTEGER) AS reopens,
-               CAST((SELECT count(*) FROM ev WHERE ev.ticket_id = tk.ticket_id AND ev.kind = 'comment'
-                       AND ev.public AND ev.actor = 'agent') AS INTEGER) AS replies,
-               CAST((SELECT count(DISTINCT assignee_id) FROM seg WHERE seg.ticket_id = tk.ticket_id
-                       AND coalesce(assignee_id, '') <> '') AS INTEGER) AS assignee_stations,
-               CAST((SELECT count(DISTINCT "group") FROM seg WHERE seg.ticket_id = tk.ticket_id
-                       AND coalesce("group", '') <> '') AS INTEGER) AS group_stations
+               CAST(coalesce(rp.n, 0) AS INTEGER) AS replies,
+               CAST(coalesce(ss.n_assignees, 0) AS INTEGER) AS assignee_stations,
+               CAST(coalesce(ss.n_groups, 0) AS INTEGER) AS group_stations
         FROM tk JOIN sa USING (ticket_id) JOIN fr2 USING (ticket_id)
         LEFT JOIN (
           -- Zendesk's first reply time: created_at -> the first public agent comment after it;
@@ -599,6 +571,12 @@ def _compute(
           WHERE (f2.agent_created AND a.k = 2) OR (NOT f2.agent_created AND a.k = 1)
           GROUP BY a.ticket_id
         ) zr ON zr.ticket_id = tk.ticket_id
+        LEFT JOIN (SELECT ticket_id, count(*) AS n FROM acts WHERE is_agent_reply GROUP BY 1) rp
+               ON rp.ticket_id = tk.ticket_id
+        LEFT JOIN (SELECT ticket_id,
+                          count(DISTINCT assignee_id) FILTER (WHERE coalesce(assignee_id, '') <> '') AS n_assignees,
+                          count(DISTINCT "group") FILTER (WHERE coalesce("group", '') <> '') AS n_groups
+                   FROM seg GROUP BY 1) ss ON ss.ticket_id = tk.ticket_id
         LEFT JOIN pol_names pn ON pn.pol = tk.pol JOIN cal_names cn ON cn.cal = tk.cal
         ORDER BY tk.ticket_id
         """)
@@ -606,16 +584,63 @@ def _compute(
 
     segments = con.sql(
         """
-        SELECT ticket_id, CAST(segment AS INTEGER) AS segment, make_timestamp(1000000 * t_s) AS started_at,
-               CASE WHEN end_s = $as_of AND segment = max(segment) OVER (PARTITION BY ticket_id)
-                    THEN NULL ELSE make_timestamp(1000000 * end_s) END AS ended_at,
+        SELECT ticket_id, segment, make_timestamp(1000000 * t_s) AS started_at,
+               CASE WHEN is_last THEN NULL ELSE make_timestamp(1000000 * end_s) END AS ended_at,
                status, "group", assignee_id,
                (end_s - t_s) / 60.0 AS calendar_minutes, (end_f - f) / 60.0 AS business_minutes
-        FROM seg ORDER BY ticket_id, segment
-        """,
-        params=p,
+        FROM seg
+        """
     ).to_arrow_table()
     return EngineResult(ticket_metrics, ticket_sla, segments, notes)
+
+
+def _fill_segments(pts: pa.Table, as_of_s: int) -> pa.Table:
+    """Forward-fill status, group and assignee over change points sorted by ticket and time.
+
+    Each ticket's first row sets all three values, so a running maximum of "last row that set
+    this value" never crosses into another ticket: no per-ticket loop.
+    """
+    n = pts.num_rows
+    rows = np.arange(n, dtype=np.int64)
+    ticket = pts.column("ticket_id")
+    first = np.ones(n, dtype=bool)
+    if n > 1:
+        same = pc.equal(ticket.slice(1), ticket.slice(0, n - 1))
+        first[1:] = ~np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)
+    last = np.ones(n, dtype=bool)
+    last[:-1] = first[1:]
+
+    def ffill(value: str, flag: str) -> pa.Array:
+        is_set = np.asarray(pts.column(flag).to_numpy(zero_copy_only=False), dtype=bool)
+        idx = np.maximum.accumulate(np.where(is_set, rows, 0))
+        return pc.take(pts.column(value), pa.array(idx))
+
+    t_s = np.asarray(pts.column("t_s").to_numpy(zero_copy_only=False), dtype=np.int64)
+    f = np.asarray(pts.column("f").to_numpy(zero_copy_only=False), dtype=np.int64)
+    f_asof = np.maximum.accumulate(np.where(first, rows, 0))
+    f_asof_v = np.asarray(pts.column("f_asof").to_numpy(zero_copy_only=False))[f_asof].astype(np.int64)
+    end_s = np.empty(n, dtype=np.int64)
+    end_f = np.empty(n, dtype=np.int64)
+    if n:
+        end_s[:-1], end_f[:-1] = t_s[1:], f[1:]
+    end_s[last] = as_of_s
+    end_f[last] = f_asof_v[last]
+    start_row = np.maximum.accumulate(np.where(first, rows, 0))
+    return pa.table(
+        {
+            "ticket_id": ticket,
+            "segment": pa.array((rows - start_row + 1).astype(np.int32)),
+            "t_s": t_s,
+            "ord": pts.column("ord"),
+            "f": f,
+            "status": ffill("status", "set_s"),
+            "group": ffill("grp", "set_g"),
+            "assignee_id": ffill("asg", "set_a"),
+            "end_s": end_s,
+            "end_f": end_f,
+            "is_last": last,
+        }
+    )
 
 
 def _span(con: duckdb.DuckDBPyConnection, as_of_s: int) -> tuple[int, int]:
