@@ -1,0 +1,110 @@
+"""API authentication: HS256 JWT bearer tokens carrying a tenant and a role.
+
+``create_token`` issues tokens (``deskpulse token create``); ``principal`` is the FastAPI
+dependency that every route uses. The token's tenant is the only tenant a request can see:
+a ``tenant_id`` in a path or query that differs answers 404, exactly like a missing object.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from deskpulse.errors import DeskpulseError, NotFoundError, UsageError
+
+ALGORITHM = "HS256"
+
+
+class Role(enum.StrEnum):
+    """viewer reads; agent also sets its own availability; admin manages configuration."""
+
+    viewer = "viewer"
+    agent = "agent"
+    admin = "admin"
+
+
+_RANK = {Role.viewer: 0, Role.agent: 1, Role.admin: 2}
+
+
+class AuthError(DeskpulseError):
+    """Missing, malformed, expired or forged credentials."""
+
+    code = "unauthorized"
+    exit_code = 2
+    http_status = 401
+
+
+class ForbiddenError(DeskpulseError):
+    """Authenticated, but the role does not allow this."""
+
+    code = "forbidden"
+    exit_code = 2
+    http_status = 403
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a subject (user id), a tenant and a role."""
+
+    subject: str
+    tenant_id: str
+    role: Role
+
+    def require(self, role: Role) -> None:
+        if _RANK[self.role] < _RANK[role]:
+            raise ForbiddenError(f"this needs the {role.value} role; the token has {self.role.value}")
+
+    def check_tenant(self, tenant_id: str | None) -> None:
+        """A tenant_id from the path/query must be the token's own, else 404 (no existence leak)."""
+        if tenant_id is not None and tenant_id != self.tenant_id:
+            raise NotFoundError(f"tenant {tenant_id!r} not found", tenant_id=tenant_id)
+
+
+def create_token(
+    secret: str, *, tenant_id: str, role: Role | str, subject: str | None = None, ttl_seconds: int = 30 * 86400,
+    now: float | None = None,
+) -> str:
+    """Sign a token for ``tenant_id`` with ``role`` (default subject: ``<role>@<tenant>``)."""
+    if not secret:
+        raise UsageError("DESKPULSE_JWT_SECRET is not set: tokens need a secret")
+    role = Role(role)
+    issued = int(now if now is not None else time.time())
+    claims: dict[str, Any] = {
+        "sub": subject or f"{role.value}@{tenant_id}",
+        "tenant": tenant_id,
+        "role": role.value,
+        "iat": issued,
+        "exp": issued + ttl_seconds,
+    }
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def decode_token(secret: str, token: str) -> Principal:
+    """Verify a token; AuthError when it is missing, forged or expired."""
+    try:
+        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
+        return Principal(subject=str(claims["sub"]), tenant_id=str(claims["tenant"]), role=Role(claims["role"]))
+    except (jwt.PyJWTError, KeyError, ValueError) as exc:
+        raise AuthError(f"invalid token: {exc}") from exc
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    """FastAPI dependency: the authenticated caller (401 without a valid bearer token)."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise AuthError("a bearer token is required (Authorization: Bearer …)")
+    secret: str = request.app.state.settings.jwt_secret.get_secret_value()
+    return decode_token(secret, credentials.credentials)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(principal)]
