@@ -25,6 +25,8 @@ from deskpulse.sla.policies import METRICS, SlaConfig, match_policies
 log = logging.getLogger(__name__)
 
 SOLVED = "('solved', 'closed')"
+#: Tickets per engine pass: bounds memory; whole tickets stay together.
+PARTITION_TICKETS = 200_000
 TICKET_INPUT_COLUMNS = (
     "ticket_id", "created_at", "status", "group", "assignee_id", "first_reply_at", "solved_at",
 )
@@ -111,6 +113,41 @@ def compute(
     ``as_of`` and events after it are ignored; soft-deleted tickets must be filtered out by
     the caller.
     """
+    if tickets.num_rows <= PARTITION_TICKETS:
+        return _compute_one(tickets, events, sla, as_of_s)
+    # Bounded memory: whole tickets per partition (a ticket's rows never straddle two).
+    tickets = tickets.take(pc.sort_indices(tickets, [("ticket_id", "ascending")]))
+    part_of_ticket = np.arange(tickets.num_rows, dtype=np.int64) // PARTITION_TICKETS
+    key = pc.index_in(events.column("ticket_id"), value_set=tickets.column("ticket_id"))
+    ev_part = np.asarray(pc.fill_null(key, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    ev_part = np.where(ev_part >= 0, part_of_ticket[np.maximum(ev_part, 0)], -1)
+    order = np.argsort(ev_part, kind="stable")  # stable: keeps input order inside a partition
+    events = events.take(pa.array(order))
+    bounds = np.searchsorted(ev_part[order], np.arange(part_of_ticket[-1] + 2))
+    results = []
+    for part in range(int(part_of_ticket[-1]) + 1):
+        lo, hi = int(bounds[part]), int(bounds[part + 1])
+        results.append(
+            _compute_one(
+                tickets.slice(part * PARTITION_TICKETS, PARTITION_TICKETS),
+                events.slice(lo, hi - lo),
+                sla,
+                as_of_s,
+            )
+        )
+    notes: dict[str, int] = {}
+    for r in results:
+        for k, v in r.notes.items():
+            notes[k] = notes.get(k, 0) + v
+    return EngineResult(
+        pa.concat_tables([r.ticket_metrics for r in results]),
+        pa.concat_tables([r.ticket_sla for r in results]),
+        pa.concat_tables([r.ticket_segments for r in results]),
+        notes,
+    )
+
+
+def _compute_one(tickets: pa.Table, events: pa.Table, sla: SlaConfig, as_of_s: int) -> EngineResult:
     con = duckdb.connect()
     try:
         return _compute(con, tickets, events, sla, as_of_s)
