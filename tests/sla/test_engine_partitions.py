@@ -6,13 +6,13 @@ import random
 
 import pyarrow as pa
 import pytest
+from tests.reference import SAMPLE_CONFIG, random_workload
 
 from deskpulse.config import parse_config
 from deskpulse.model import EVENT_SCHEMA, TICKET_SCHEMA
 from deskpulse.sla import engine
 from deskpulse.sla.build import run_engine
 from deskpulse.sla.policies import load_sla_config
-from tests.reference import SAMPLE_CONFIG, random_workload
 
 
 def test_partitioned_equals_single_pass(monkeypatch: pytest.MonkeyPatch) -> None:
