@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 DEMO   := demo
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench serve clean
+.PHONY: demo test lint bench serve clean system-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,14 @@ demo: $(STAMP)
 	@echo "demo store:   $(DEMO)/deskpulse.duckdb   (try: $(VENV)/bin/deskpulse --db $(DEMO)/deskpulse.duckdb tickets list)"
 	@echo "exports:      $(DEMO)/out/ticket_sla.csv, $(DEMO)/out/ticket_metrics.xlsx"
 
-## test: install what the tests need, lint, then run the suite (CI=true also runs PostgreSQL tests)
-test: $(STAMP) lint
+## system-deps: Debian packages the reports (pango, poppler) and the browser tests (chromium) need
+system-deps: $(STAMP)
+	SKIP_PIP=1 bash scripts/install_report_deps.sh
+	bash scripts/install_browser.sh
+
+## test: install what the tests need, lint, then run the suite (CI=true also runs PostgreSQL,
+## browser and report tests, which fail rather than skip when something is missing)
+test: $(STAMP) system-deps lint
 	$(PY) -m pytest -q
 
 lint: $(STAMP)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -34,6 +35,18 @@ class ExportFormat(enum.StrEnum):
     jsonl = "jsonl"
 
 
+def _parse_day(value: str, option: str) -> date:
+    """A calendar day given as YYYY-MM-DD; anything else is a usage error (exit 2)."""
+    from deskpulse.errors import UsageError
+
+    try:
+        if len(value) != 10:
+            raise ValueError(value)
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"{option} must be a date as YYYY-MM-DD, got {value!r}") from None
+
+
 @app.command()
 @handle_errors
 def generate(
@@ -42,12 +55,32 @@ def generate(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("sample"),
     days: Annotated[int, typer.Option("--days", min=1, help="Length of the history.")] = 180,
     fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--start",
+            metavar="YYYY-MM-DD",
+            help="First day of the history (YYYY-MM-DD, UTC). Give it for files that are "
+            "identical on every run; default: --days before today, moved back to a Monday.",
+        ),
+    ] = None,
+    tenant_hint: Annotated[
+        str | None,
+        typer.Option(
+            "--tenant-hint",
+            help="Relabel ids and brand names for a tenant (acme: ACME-000001, acme-agt-0001, "
+            "Acme Cloud); the data drawn depends on --seed alone.",
+        ),
+    ] = None,
 ) -> None:
     """Write realistic sample data: OUT/tickets.csv, OUT/events.csv and OUT/agents.csv."""
     from deskpulse.sample.generate import generate as run_generate
 
+    first_day = _parse_day(start, "--start") if start is not None else None
     with err_console.status(f"generating {tickets:,} tickets…"):
-        result = run_generate(tickets, seed, out, days=days, fmt=fmt)
+        result = run_generate(
+            tickets, seed, out, days=days, fmt=fmt, start=first_day, tenant_hint=tenant_hint
+        )
     console.print(
         f"wrote {result.n_tickets:,} tickets, {result.n_events:,} events and {result.n_agents} agents "
         f"({result.start} + {result.days} days) to {result.out_dir} in {result.elapsed_seconds:.1f} s"

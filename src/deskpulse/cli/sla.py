@@ -39,8 +39,13 @@ def build(
     ctx = resolve(db, tenant, config)
     cfg = load_config(ctx.config)
     repo = open_repo(ctx)
+    from deskpulse.analytics.backlog import build_backlog_daily
+
     with err_console.status("building SLA clocks and metrics…"):
         summary = run_build(repo, cfg, as_of=parse_as_of(as_of), full=full)
+    with err_console.status("rebuilding backlog_daily…"):
+        backlog = build_backlog_daily(repo, as_of=summary.as_of)
+    summary.notes["backlog_daily_rows"] = backlog.rows
     if fmt is OutFormat.json:
         emit_json(summary.as_dict())
         return

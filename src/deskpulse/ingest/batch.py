@@ -39,8 +39,11 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
 
-#: The events table handed back: the canonical columns plus ``seq`` (input order, 0-based).
-EVENT_OUT_SCHEMA = pa.schema([*model.EVENT_SCHEMA, pa.field("seq", pa.int64(), nullable=False)])
+#: The events table handed back: the canonical columns, ``extra`` (JSON object text of the
+#: file's unknown columns, or null) and ``seq`` (input order, 0-based).
+EVENT_OUT_SCHEMA = pa.schema(
+    [*model.EVENT_SCHEMA, pa.field("extra", pa.string()), pa.field("seq", pa.int64(), nullable=False)]
+)
 
 #: Header spellings accepted for a canonical column besides its own name (CONTRACT §1 a.k.a.).
 HEADER_ALIASES: dict[str, tuple[str, ...]] = {"category": ("type", "topic")}
@@ -51,7 +54,7 @@ class ImportBatch:
     """The validated content of one import, ready for the store."""
 
     tickets: pa.Table | None  # exactly model.TICKET_SCHEMA (validated, one row per ticket_id)
-    events: pa.Table | None  # model.EVENT_SCHEMA plus a trailing int64 column "seq" = input order
+    events: pa.Table | None  # EVENT_OUT_SCHEMA: model.EVENT_SCHEMA, "extra", then "seq" = input order
     rejects: pa.Table  # model.REJECT_SCHEMA: file, row (1-based data row), column, value, reason
     rows_read: dict[str, int] = field(default_factory=dict)  # {"tickets": n, "events": m}
     warnings: list[str] = field(default_factory=list)
@@ -346,13 +349,12 @@ def _canonical(run: Run, tickets: Path, events: Path | None, m: Mapping, fmt: st
         ids = all_ticket_ids(run, res_t)
 
         def go_events(op: Opened) -> Validated:
-            cols, unknown = resolve_columns(op, m.events, model.EVENT_COLUMNS, model.EVENT_REQUIRED)
-            if unknown:
-                run.warnings.append(
-                    f"{op.source.file}: columns not in the event schema were ignored (events have no extra): "
-                    + ", ".join(label for label, _ in unknown)
-                )
-            plan = event_plan(cols, m.events, run.tz, reject_cols=source_columns(op))
+            cols, unknown = resolve_columns(
+                op, m.events, (*model.EVENT_COLUMNS, "extra"), model.EVENT_REQUIRED
+            )
+            plan = event_plan(
+                cols, m.events, run.tz, reject_cols=source_columns(op), extra_columns=unknown
+            )
             return validate_events(run.con, op.source, plan, ids)
 
         res_e = with_retry(opened_e, go_events)

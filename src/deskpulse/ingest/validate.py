@@ -579,8 +579,11 @@ def event_plan(
     *,
     seq_sql: str | None = None,
     reject_cols: dict[str, str] | None = None,
+    extra_columns: list[tuple[str, str]] | None = None,
 ) -> Plan:
-    """The plan validating events. ``seq_sql``: SQL over r giving input order (default row - 1)."""
+    """The plan validating events. ``seq_sql``: SQL over r giving input order (default row - 1);
+    ``extra_columns``: (key, SQL over r) kept in ``extra``, as for tickets; an ``extra`` column
+    of the source (``cols["extra"]``, e.g. a deskpulse export) is merged into that object."""
     plan = Plan()
     p = plan.params
     guards = reject_value_checks(plan, fm, reject_cols or {})
@@ -693,9 +696,28 @@ def event_plan(
         None,
         plan.why("missing required value (a field event needs the field name)"),
     )
+    named = [
+        (key, plan.raw(f"__e{i}", f"CAST({sql} AS VARCHAR)"))
+        for i, (key, sql) in enumerate(extra_columns or [])
+    ]
+    plan.typed("__extra", extra_sql(named, p) if named else "CAST(NULL AS VARCHAR)")
+    plan.hidden.append("__extra")
+    if "extra" in cols:  # merge the source's own extra object, exactly as ticket_plan does
+        rx = plan.raw("__r_extra", text(cols["extra"], p))
+        own = "coalesce(__extra, '{}')"
+        plan.typed(
+            "extra",
+            f"CASE WHEN {rx} IS NULL THEN __extra "
+            f"WHEN json_valid({rx}) AND json_type({rx}) = 'OBJECT' "
+            f"THEN NULLIF(CAST(json_merge_patch({rx}, {own}) AS VARCHAR), '{{}}') "
+            f"ELSE CAST(json_merge_patch({own}, json_object('extra', {rx})) AS VARCHAR) END",
+            1,
+        )
+    else:
+        plan.typed("extra", "__extra", 1)
     if seq_sql is not None:
         plan.raw("__seq", f"CAST({seq_sql} AS BIGINT)")
-    plan.outputs = [*model.EVENT_COLUMNS, "seq"]
+    plan.outputs = [*model.EVENT_COLUMNS, "extra", "seq"]
     plan.typed("seq", "__seq" if seq_sql is not None else "CAST(NULL AS BIGINT)", 2)
     plan.seq_from_row = seq_sql is None
     plan.id_label = _label(cols, "ticket_id")

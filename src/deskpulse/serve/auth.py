@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -96,15 +97,42 @@ def decode_token(secret: str, token: str) -> Principal:
 
 _bearer = HTTPBearer(auto_error=False)
 
+# The dependencies below are ``async`` although they do no I/O: FastAPI runs ``def``
+# dependencies in its thread pool, one hop each; these are cheap enough for the event loop.
 
-def principal(
+
+async def principal(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
-    """FastAPI dependency: the authenticated caller (401 without a valid bearer token)."""
+    """FastAPI dependency: the authenticated caller (401 without a valid bearer token; 404 when
+    the request names another tenant in a ``tenant_id`` path or query parameter)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthError("a bearer token is required (Authorization: Bearer …)")
     secret: str = request.app.state.settings.jwt_secret.get_secret_value()
-    return decode_token(secret, credentials.credentials)
+    if not secret:
+        raise AuthError("the server has no DESKPULSE_JWT_SECRET: no token can be verified")
+    caller = decode_token(secret, credentials.credentials)
+    # CONTRACT §7: a tenant_id in the path or query that is not the token's answers 404, on
+    # every route that authenticates, whether or not the route itself reads the parameter.
+    caller.check_tenant(request.path_params.get("tenant_id"))
+    for value in request.query_params.getlist("tenant_id"):
+        caller.check_tenant(value)
+    return caller
 
 
 CurrentPrincipal = Annotated[Principal, Depends(principal)]
+
+
+def require_role(role: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency that lets through callers holding at least ``role`` (403 otherwise)."""
+
+    async def dependency(caller: CurrentPrincipal) -> Principal:
+        caller.require(role)
+        return caller
+
+    dependency.__name__ = f"require_{role.value}"
+    return dependency
+
+
+AdminPrincipal = Annotated[Principal, Depends(require_role(Role.admin))]
+AgentPrincipal = Annotated[Principal, Depends(require_role(Role.agent))]

@@ -8,14 +8,18 @@ the tenant as a parameter. There is no way to reach another tenant's rows from h
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from deskpulse.errors import StorageError
 from deskpulse.model import EVENT_COLUMNS, TICKET_COLUMNS
 from deskpulse.store.schema import TENANT_TABLES
 
@@ -40,16 +44,56 @@ def _hash_sql(columns: tuple[str, ...]) -> str:
     return "md5(concat_ws(chr(31), " + ", ".join(parts) + "))"
 
 
+def _cheap_hash_sql(columns: tuple[str, ...]) -> str:
+    """A 64-bit hash of a row (DuckDB's ``hash``): equal rows give equal values; used only to
+    find rows that may repeat, never stored."""
+    return f"hash({_cols(columns)})"
+
+
+def _cols(columns: tuple[str, ...] | list[str], prefix: str = "") -> str:
+    """A quoted column list (names from our own schema, never from input)."""
+    return ", ".join(f'{prefix}"{c}"' for c in columns)
+
+
 def with_hashes(data: pa.Table, key_name: str, columns: tuple[str, ...]) -> pa.Table:
-    """Append a stable md5 of ``columns`` as ``key_name`` (computed in an in-memory DuckDB)."""
+    """Append a stable md5 of ``columns`` as ``key_name`` (computed in an in-memory DuckDB).
+
+    The PostgreSQL write path uses this; on DuckDB the same expression runs inside the write
+    query itself, so both backends store identical hashes.
+    """
     con = duckdb.connect()
     try:
+        con.execute("SET enable_progress_bar = false")
         con.register("_dp_in", data)
         return con.sql(
             f"SELECT *, {_hash_sql(columns)} AS {key_name} FROM _dp_in"  # noqa: S608 - schema names
         ).to_arrow_table()
     finally:
         con.close()
+
+
+def _repeated(hashes: np.ndarray[Any, np.dtype[np.uint64]]) -> pa.Array:
+    """The values occurring more than once in ``hashes``; sorts ``hashes`` in place."""
+    if len(hashes) < 2:
+        return pa.array([], pa.uint64())
+    hashes.sort()
+    same = hashes[1:] == hashes[:-1]
+    return pa.array(np.unique(hashes[1:][same]), pa.uint64())
+
+
+def _fetch_uint64(con: duckdb.DuckDBPyConnection, sql: str, n: int) -> np.ndarray[Any, Any]:
+    """The single UBIGINT column of ``sql`` (``n`` rows) streamed into one numpy array."""
+    out = np.empty(n, np.uint64)
+    at = 0
+    reader = con.sql(sql).to_arrow_reader(1 << 20)
+    try:
+        for batch in reader:
+            values = batch.column(0).to_numpy()
+            out[at : at + len(values)] = values
+            at += len(values)
+    finally:
+        reader.close()  # the connection runs nothing else while a result is open
+    return out[:at]
 
 
 class TenantStore:
@@ -89,6 +133,12 @@ class TenantStore:
         return int(self.scalar(f"SELECT count(*) FROM {table}"))  # noqa: S608 - checked name
 
     # --- writes ------------------------------------------------------------------------------
+    #
+    # On DuckDB the input Arrow table is registered as a view on the store's connection and
+    # one INSERT … SELECT computes row_hash / event_key on the fly: no hashing pass of its own,
+    # no staging copy. A tenant without rows yet is a plain append. PostgreSQL hashes in an
+    # in-memory DuckDB (the same expression, so both stores hold identical hashes) and stages
+    # through COPY.
 
     def _stage(self, name: str, like: str, data: pa.Table) -> None:
         self.store.execute(f"DROP TABLE IF EXISTS {name}")
@@ -97,11 +147,110 @@ class TenantStore:
         )
         self.store.insert_arrow(name, data)
 
+    @contextmanager
+    def _registered(self, name: str, data: pa.Table) -> Iterator[str]:
+        """``data`` readable as view ``name`` on the store's DuckDB connection (zero copy)."""
+        con = self.store._con  # the store package's own connection
+        with self.store._lock:
+            try:
+                # DuckDB draws a progress bar on stdout for long statements; that would corrupt
+                # `--output json`. Off while we write, then back as it was.
+                bar = bool(con.sql("SELECT current_setting('enable_progress_bar')").fetchall()[0][0])
+                con.execute("SET enable_progress_bar = false")
+                con.register(name, data)
+            except duckdb.Error as exc:
+                raise StorageError(f"cannot stage {name} on duckdb: {exc}") from exc
+            try:
+                yield name
+            except BaseException:
+                # After a failed statement the transaction is aborted and DuckDB refuses even
+                # unregister; the ROLLBACK that follows drops the view (and its reference).
+                with suppress(duckdb.Error):
+                    con.unregister(name)
+                raise
+            con.unregister(name)
+            con.execute(f"SET enable_progress_bar = {'true' if bar else 'false'}")
+
+    def _has_rows(self, table: str) -> bool:
+        return bool(
+            self.store.execute(
+                f"SELECT EXISTS (SELECT 1 FROM {table} WHERE tenant_id = $tenant)",  # noqa: S608
+                {"tenant": self.tenant_id},
+            )[0][0]
+        )
+
     def upsert_tickets(self, tickets: pa.Table, loaded_at: datetime) -> UpsertCounts:
         """Insert new tickets, update changed ones (by row hash), leave identical ones untouched."""
         if tickets.num_rows == 0:
             return UpsertCounts()
-        data = with_hashes(tickets.select(list(TICKET_COLUMNS)), "row_hash", TICKET_COLUMNS)
+        data = tickets.select(list(TICKET_COLUMNS))
+        if self.store.dialect == "duckdb":
+            return self._upsert_tickets_duckdb(data, loaded_at)
+        return self._upsert_tickets_staged(data, loaded_at)
+
+    def _upsert_tickets_duckdb(self, data: pa.Table, loaded_at: datetime) -> UpsertCounts:
+        p: dict[str, Any] = {"tenant": self.tenant_id, "loaded_at": loaded_at}
+        cols = _cols(TICKET_COLUMNS)
+        row_hash = _hash_sql(TICKET_COLUMNS)
+        with self.store.transaction(), self._registered("_dp_in_tickets", data):
+            if not self._has_rows("tickets"):  # first load of this tenant: a plain append
+                self.store.execute(
+                    f"""
+                    INSERT INTO tickets (tenant_id, {cols}, row_hash, loaded_at)
+                    SELECT $tenant, {cols}, {row_hash}, $loaded_at FROM _dp_in_tickets
+                    """,  # noqa: S608 - column names from our schema
+                    p,
+                )
+                return UpsertCounts(inserted=data.num_rows)
+            # one hashing pass; the comparison with the stored hash is kept for the writes
+            self.store.execute("DROP TABLE IF EXISTS _dp_tk_keys")
+            self.store.execute(
+                f"""
+                CREATE TEMP TABLE _dp_tk_keys AS
+                SELECT k.ticket_id, k.row_hash, t.row_hash AS old_hash
+                FROM (SELECT ticket_id, {row_hash} AS row_hash FROM _dp_in_tickets) k
+                LEFT JOIN (SELECT ticket_id, row_hash FROM tickets WHERE tenant_id = $tenant) t
+                  ON t.ticket_id = k.ticket_id
+                """,  # noqa: S608 - column names from our schema
+                {"tenant": self.tenant_id},
+            )
+            ins, upd, same = self.store.execute(
+                """
+                SELECT count(*) FILTER (WHERE old_hash IS NULL),
+                       count(*) FILTER (WHERE old_hash <> row_hash),
+                       count(*) FILTER (WHERE old_hash = row_hash)
+                FROM _dp_tk_keys
+                """
+            )[0]
+            if upd:
+                sets = ", ".join(
+                    f'"{c}" = s."{c}"' for c in (*TICKET_COLUMNS, "row_hash") if c != "ticket_id"
+                )
+                self.store.execute(
+                    f"""
+                    UPDATE tickets SET {sets}, loaded_at = $loaded_at
+                    FROM (SELECT i.*, k.row_hash FROM _dp_in_tickets i
+                          JOIN _dp_tk_keys k ON k.ticket_id = i.ticket_id
+                          WHERE k.old_hash <> k.row_hash) s
+                    WHERE tickets.tenant_id = $tenant AND tickets.ticket_id = s.ticket_id
+                    """,  # noqa: S608 - column names from our schema
+                    p,
+                )
+            if ins:
+                self.store.execute(
+                    f"""
+                    INSERT INTO tickets (tenant_id, {cols}, row_hash, loaded_at)
+                    SELECT $tenant, {_cols(TICKET_COLUMNS, "i.")}, k.row_hash, $loaded_at
+                    FROM _dp_in_tickets i JOIN _dp_tk_keys k ON k.ticket_id = i.ticket_id
+                    WHERE k.old_hash IS NULL
+                    """,  # noqa: S608 - column names from our schema
+                    p,
+                )
+            self.store.execute("DROP TABLE _dp_tk_keys")
+        return UpsertCounts(int(ins), int(upd), int(same))
+
+    def _upsert_tickets_staged(self, tickets: pa.Table, loaded_at: datetime) -> UpsertCounts:
+        data = with_hashes(tickets, "row_hash", TICKET_COLUMNS)
         n = data.num_rows
         data = data.append_column("tenant_id", pa.array([self.tenant_id] * n, pa.string()))
         data = data.append_column("loaded_at", pa.array([loaded_at] * n, pa.timestamp("us")))
@@ -150,22 +299,87 @@ class TenantStore:
         """Append events not already stored (natural key = the whole canonical row).
 
         ``events`` carries a ``seq`` column (input order); stored seq continues after the
-        tenant's highest one so that equal ``event_at`` keep their arrival order.
+        tenant's highest one so that equal ``event_at`` keep their arrival order. Identical
+        rows within ``events`` are stored once (the first). An ``extra`` column (JSON object
+        text of the input's unknown columns), when present, is stored too; it is not part of
+        the natural key, so an event already stored keeps the ``extra`` it came with.
         """
         if events.num_rows == 0:
             return UpsertCounts()
         if "seq" in events.column_names:
-            seq = events.column("seq")
+            seq = pc.cast(events.column("seq"), pa.int64())
         else:
-            seq = pa.array(range(events.num_rows), pa.int64())
-        data = with_hashes(events.select(list(EVENT_COLUMNS)), "event_key", EVENT_COLUMNS)
+            seq = pa.chunked_array([pa.array(range(events.num_rows), pa.int64())])
+        extra = ("extra",) if "extra" in events.column_names else ()
+        data = events.select([*EVENT_COLUMNS, *extra]).append_column("seq", seq)
+        if self.store.dialect == "duckdb":
+            return self._insert_events_duckdb(data, extra, loaded_at)
+        return self._insert_events_staged(data, extra, loaded_at)
+
+    def _insert_events_duckdb(
+        self, data: pa.Table, extra: tuple[str, ...], loaded_at: datetime
+    ) -> UpsertCounts:
         n = data.num_rows
+        p: dict[str, Any] = {"tenant": self.tenant_id, "loaded_at": loaded_at}
+        cols = _cols((*EVENT_COLUMNS, *extra))
+        target = f"tenant_id, {cols}, seq, event_key, loaded_at"
+        key = _hash_sql(EVENT_COLUMNS)
+        # A cheap 64-bit hash of the canonical row finds the rows that may repeat within the
+        # input; only those go through the exact (md5, first by seq) dedup. Collisions only
+        # send more rows down the exact path.
+        cheap = _cheap_hash_sql(EVENT_COLUMNS)
+        with self.store.transaction(), self._registered("_dp_in_events", data):
+            base, existing = self.store.execute(
+                "SELECT coalesce(max(seq), -1) + 1, count(*) > 0 FROM ticket_events "
+                "WHERE tenant_id = $tenant",
+                {"tenant": self.tenant_id},
+            )[0]
+            p["base"] = int(base)
+            repeats = _repeated(
+                _fetch_uint64(
+                    self.store._con,  # the view lives on this connection; streamed, not copied
+                    f"SELECT {cheap} AS h FROM _dp_in_events",  # noqa: S608 - schema names
+                    n,
+                )
+            )
+            select = f"$tenant, {cols}, seq + $base, event_key, $loaded_at"
+            source = f"SELECT *, {key} AS event_key FROM _dp_in_events"  # noqa: S608
+            new_only = (
+                "WHERE NOT EXISTS (SELECT 1 FROM ticket_events e "
+                "WHERE e.tenant_id = $tenant AND e.event_key = s.event_key)"
+                if existing
+                else ""
+            )
+            with ExitStack() as stack:
+                if len(repeats):
+                    stack.enter_context(self._registered("_dp_ev_dups", pa.table({"h": repeats})))
+                    source = f"""
+                        {source}
+                        WHERE NOT EXISTS (SELECT 1 FROM _dp_ev_dups d WHERE d.h = {cheap})
+                        UNION ALL
+                        SELECT * FROM ({source}
+                          WHERE EXISTS (SELECT 1 FROM _dp_ev_dups d WHERE d.h = {cheap}))
+                        QUALIFY row_number() OVER (PARTITION BY event_key ORDER BY seq) = 1
+                    """  # noqa: S608 - column names from our schema
+                inserted = self.store.execute(
+                    f"INSERT INTO ticket_events ({target}) SELECT {select} FROM ({source}) s {new_only}",  # noqa: S608
+                    p,
+                )[0][0]
+        return UpsertCounts(inserted=int(inserted), unchanged=n - int(inserted))
+
+    def _insert_events_staged(
+        self, data: pa.Table, extra: tuple[str, ...], loaded_at: datetime
+    ) -> UpsertCounts:
+        n = data.num_rows
+        data = with_hashes(data, "event_key", EVENT_COLUMNS)
         p = {"tenant": self.tenant_id}
         with self.store.transaction():
             base = self.store.execute(
                 "SELECT coalesce(max(seq), -1) + 1 FROM ticket_events WHERE tenant_id = $tenant", p
             )[0][0]
-            data = data.append_column("seq", pc.add(pc.cast(seq, pa.int64()), int(base)))
+            data = data.set_column(
+                data.schema.get_field_index("seq"), "seq", pc.add(data.column("seq"), int(base))
+            )
             data = data.append_column("tenant_id", pa.array([self.tenant_id] * n, pa.string()))
             data = data.append_column("loaded_at", pa.array([loaded_at] * n, pa.timestamp("us")))
             self._stage("_dp_stage_events", "ticket_events", data)
@@ -180,7 +394,7 @@ class TenantStore:
                 p,
             )[0][0]
             if inserted:
-                cols = ", ".join(f'"{c}"' for c in ("tenant_id", *EVENT_COLUMNS, "seq", "event_key", "loaded_at"))
+                cols = _cols(("tenant_id", *EVENT_COLUMNS, *extra, "seq", "event_key", "loaded_at"))
                 self.store.execute(
                     f"""
                     INSERT INTO ticket_events ({cols})

@@ -1,0 +1,295 @@
+"""Benchmark the analytics commands (issue 5, items 1-4) end to end on a large sample store.
+
+Usage: python bench/bench_analytics.py [--tickets 1000000] [--runs 3] [--prepare-only]
+
+Prepares once (cached under bench/.cache/analytics_<N>/, gitignored): two years of sample
+data (``deskpulse.sample.generate``, Parquet), imported and built into a DuckDB file. Then, in
+one run, prints:
+
+1. each analytics CLI command end to end in a fresh process (process start, store open,
+   query, output as JSON to a pipe): wall and CPU seconds, best and median of ``--runs``;
+   target ≤ 2 s each at 1M tickets (the seed's ``--days 30`` usage, and all time);
+2. ``backlog_daily`` for the whole two years × 5 dimensions (compute + write, in process);
+   target ≤ 3 s;
+3. a pandas row-loop baseline (Python loops over the rows of DataFrames) on a 10k-ticket
+   store against the library on the same store, with the ratio and an equality check.
+
+The machine is shared: the load average is printed next to the figures; compare CPU
+seconds and ratios rather than absolute wall times across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "examples" / "demo" / "deskpulse.yaml"
+START = date(2024, 11, 4)  # a Monday; two years of arrivals cross four DST changes per zone
+DAYS = 730
+CLI = str(Path(sys.executable).parent / "deskpulse")
+
+
+def prepare(n: int, days: int = DAYS) -> Path:
+    """Generate, import and build once; returns the built DuckDB file (cached)."""
+    from deskpulse.config import load_config
+    from deskpulse.pipeline import import_files
+    from deskpulse.sample.generate import generate
+    from deskpulse.sla.build import build
+    from deskpulse.store import open_store
+
+    suffix = "" if days == DAYS else f"_{days}d"
+    cache = ROOT / "bench" / ".cache" / f"analytics_{n}{suffix}"
+    data = cache / "data"
+    db = cache / "built.duckdb"
+    if db.exists():
+        return db
+    if not (data / "events.parquet").exists():
+        t = time.perf_counter()
+        res = generate(n, 5, data, start=START, days=days, fmt="parquet")
+        print(f"generated {n:,} tickets / {res.n_events:,} events over {days} days "
+              f"in {time.perf_counter() - t:.1f} s")
+    tmp = cache / "building.duckdb"
+    tmp.unlink(missing_ok=True)
+    store = open_store(str(tmp))
+    repo = store.tenant("default")
+    t = time.perf_counter()
+    s = import_files(repo, data / "tickets.parquet", data / "events.parquet")
+    print(f"imported {s.tickets_inserted:,} tickets / {s.events_inserted:,} events "
+          f"in {time.perf_counter() - t:.1f} s")
+    as_of = repo.scalar("SELECT max(event_at) FROM ticket_events")
+    t = time.perf_counter()
+    b = build(repo, load_config(CONFIG), as_of=as_of, full=True)
+    print(f"built {b.tickets_total:,} tickets, {b.sla_rows:,} SLA rows in {time.perf_counter() - t:.1f} s")
+    store.close()
+    tmp.rename(db)
+    return db
+
+
+def run_cli(db: Path, args: list[str]) -> tuple[float, float]:
+    """One command in a fresh process: (wall seconds, CPU seconds of the child)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    proc = subprocess.run(
+        [CLI, "--db", str(db), "--tenant", "default", "--config", str(CONFIG), *args,
+         "--format", "json"],
+        capture_output=True,
+        check=False,
+    )
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise SystemExit(f"{args} failed: {proc.stderr.decode()[-500:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def bench_cli(db: Path, runs: int) -> list[tuple[str, float, float, float]]:
+    commands = [
+        ["response-times", "--days", "30"],
+        ["resolution", "--days", "30"],
+        ["bottlenecks", "--days", "30"],
+        ["agents", "performance", "--range", "30d"],
+        ["backlog", "--days", "30"],
+        ["volume", "--period", "week"],
+        ["response-times"],
+        ["resolution"],
+        ["bottlenecks"],
+        ["agents", "performance", "--range", "all"],
+    ]
+    run_cli(db, ["backlog", "--days", "1"])  # builds backlog_daily once (timed separately)
+    out = []
+    for args in commands:
+        walls, cpus = [], []
+        for _ in range(runs):
+            w, c = run_cli(db, args)
+            walls.append(w)
+            cpus.append(c)
+        out.append((" ".join(args), min(walls), statistics.median(walls), min(cpus)))
+        print(f"  {' '.join(args):36s} wall best {min(walls):5.2f} s  median "
+              f"{statistics.median(walls):5.2f} s  cpu {min(cpus):5.2f} s  "
+              f"(load {os.getloadavg()[0]:.1f})", flush=True)
+    return out
+
+
+def bench_backlog(db: Path, runs: int) -> tuple[float, int, float]:
+    from deskpulse.analytics.backlog import build_backlog_daily
+    from deskpulse.store import open_store
+
+    store = open_store(str(db))
+    repo = store.tenant("default")
+    times, cpus, rows = [], [], 0
+    for _ in range(runs):
+        c0, t = time.process_time(), time.perf_counter()
+        s = build_backlog_daily(repo)
+        times.append(time.perf_counter() - t)
+        cpus.append(time.process_time() - c0)
+        rows = s.rows
+        span = (s.start_date, s.end_date)
+    store.close()
+    print(f"  backlog_daily {span[0]} → {span[1]} × 5 dimensions: {rows:,} rows, "
+          f"best {min(times):.2f} s (median {statistics.median(times):.2f} s, "
+          f"cpu {min(cpus):.2f} s, load {os.getloadavg()[0]:.1f})")
+    return min(times), rows, min(cpus)
+
+
+# --- the pandas row-loop baseline ----------------------------------------------------------------
+
+
+def baseline(db: Path) -> tuple[float, dict[str, Any]]:
+    """Response times overall and backlog per day ('all'), with Python loops over rows."""
+    import duckdb
+    import pandas as pd
+
+    con = duckdb.connect(str(db), read_only=True)
+    tables = {
+        name: con.sql(f"SELECT * FROM {name} WHERE tenant_id = 'default'").df()
+        for name in ("tickets", "ticket_metrics", "ticket_sla", "ticket_segments")
+    }
+    as_of = con.execute("SELECT as_of FROM build_state").fetchall()[0][0]
+    con.close()
+    t = time.perf_counter()
+    tickets = tables["tickets"]
+    tickets = tickets[tickets["deleted_at"].isna()]
+    metrics = {r.ticket_id: r for r in tables["ticket_metrics"].itertuples()}
+    replies = []
+    met = missed = 0
+    for r in tables["ticket_sla"].itertuples():
+        if r.metric == "first_response":
+            if r.status == "met":
+                met += 1
+            elif r.status in ("breached", "active_breached"):
+                missed += 1
+    for tk in tickets.itertuples():
+        m = metrics.get(tk.ticket_id)
+        if m is not None and not pd.isna(m.first_reply_calendar_minutes):
+            replies.append(float(m.first_reply_calendar_minutes))
+    replies.sort()
+    mean = sum(replies) / len(replies)
+    median = replies[len(replies) // 2] if len(replies) % 2 else (
+        replies[len(replies) // 2 - 1] + replies[len(replies) // 2]) / 2
+    first_day = tickets["created_at"].min().date()
+    last_day = as_of.date()
+    open_by_day: dict[date, int] = defaultdict(int)
+    arrivals: dict[date, int] = defaultdict(int)
+    completions: dict[date, int] = defaultdict(int)
+    created = {r.ticket_id: r.created_at for r in tickets.itertuples()}
+    previous: dict[str, str] = {}
+    segs = tables["ticket_segments"].sort_values(["ticket_id", "segment"])
+    for s in segs.itertuples():
+        if s.ticket_id not in created:
+            continue
+        prev = previous.get(s.ticket_id)
+        previous[s.ticket_id] = s.status
+        if s.status in ("solved", "closed") and (prev is None or prev not in ("solved", "closed")):
+            completions[s.started_at.date()] += 1
+        if s.status in ("solved", "closed"):
+            continue
+        ended = s.ended_at if not pd.isna(s.ended_at) else None
+        day = max(s.started_at.date(), first_day)
+        last = min(ended.date(), last_day) if ended is not None else last_day
+        while day <= last:  # is the ticket open just before the end of this day?
+            end = min(datetime.combine(day + timedelta(days=1), datetime.min.time()),
+                      as_of + timedelta(seconds=1))
+            if s.started_at < end and (ended is None or ended >= end):
+                open_by_day[day] += 1
+            day += timedelta(days=1)
+    for c in created.values():
+        if c <= as_of:
+            arrivals[c.date()] += 1
+    seconds = time.perf_counter() - t
+    return seconds, {
+        "first_reply_mean": round(mean, 6),
+        "first_reply_median": round(median, 6),
+        "fr_met": met,
+        "fr_missed": missed,
+        "open": {d: open_by_day.get(d, 0) for d in _days(first_day, last_day)},
+        "arrivals": {d: arrivals.get(d, 0) for d in _days(first_day, last_day)},
+        "completions": {d: completions.get(d, 0) for d in _days(first_day, last_day)},
+    }
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def library(db: Path) -> tuple[float, dict[str, Any]]:
+    from deskpulse.analytics.backlog import compute_backlog_daily
+    from deskpulse.analytics.filters import Filters
+    from deskpulse.analytics.resolution import response_times
+    from deskpulse.config import load_config
+    from deskpulse.store import open_store
+
+    store = open_store(str(db))
+    repo = store.tenant("default")
+    cfg = load_config(CONFIG)
+    t = time.perf_counter()
+    rt = response_times(repo, Filters(), cfg.thresholds, by=[]).overall
+    rows = compute_backlog_daily(repo, dimensions=["all"]).to_pylist()
+    seconds = time.perf_counter() - t
+    store.close()
+    return seconds, {
+        "first_reply_mean": rt.first_reply_mean_calendar_minutes,
+        "first_reply_median": rt.first_reply_median_calendar_minutes,
+        "fr_met": rt.first_response_sla_met,
+        "fr_missed": rt.first_response_sla_missed,
+        "open": {r["date"]: r["open_count"] for r in rows},
+        "arrivals": {r["date"]: r["arrivals"] for r in rows},
+        "completions": {r["date"]: r["completions"] for r in rows},
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--tickets", type=int, default=1_000_000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--prepare-only", action="store_true")
+    args = ap.parse_args()
+    db = prepare(args.tickets)
+    small = prepare(10_000, 180)
+    if args.prepare_only:
+        return
+    work = db.with_name("work.duckdb")
+    shutil.copy(db, work)
+    print(f"store: {db} ({args.tickets:,} tickets over {DAYS} days), {os.cpu_count()} cores, "
+          f"load {os.getloadavg()[0]:.1f}")
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import deskpulse.cli"], check=True)
+    print(f"python process start + import deskpulse.cli: {time.perf_counter() - t:.2f} s")
+    print("CLI commands, end to end (fresh process each, --format json):")
+    cli = bench_cli(work, args.runs)
+    print("backlog_daily (in process):")
+    backlog_s, backlog_rows, backlog_cpu = bench_backlog(work, args.runs)
+
+    print("pandas row-loop baseline vs library on 10k tickets (response times + backlog 'all'):")
+    base_s, base = baseline(small)
+    lib_s, lib = library(small)
+    same = base == lib
+    print(f"  baseline {base_s:.2f} s, library {lib_s:.3f} s, ratio {base_s / lib_s:,.0f}×, "
+          f"identical results: {'yes' if same else 'NO'}")
+    if not same:
+        for key in base:
+            if base[key] != lib[key]:
+                print(f"    differs: {key}")
+    print()
+    print("| what | wall best (s) | wall median (s) | CPU (s) | target |")
+    print("|---|---|---|---|---|")
+    for name, best, med, cpu in cli:
+        print(f"| `deskpulse {name}` | {best:.2f} | {med:.2f} | {cpu:.2f} | ≤ 2 s |")
+    print(f"| backlog_daily {backlog_rows:,} rows (2 y × 5 dims) | {backlog_s:.2f} | | {backlog_cpu:.2f} | ≤ 3 s |")
+    print(f"| 10k baseline / library | {base_s:.2f} / {lib_s:.3f} | | | ratio {base_s / lib_s:,.0f}× |")
+    work.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    main()
