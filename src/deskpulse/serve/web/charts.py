@@ -55,13 +55,11 @@ def figure(data: list[dict[str, Any]], **layout_extra: Any) -> Figure:
     return {"data": data, "layout": layout(**layout_extra)}
 
 
-def target_line(value: float, label: str) -> dict[str, Any]:
-    """A horizontal dashed line across the plot (e.g. the SLA target)."""
+def target_line(value: float) -> dict[str, Any]:
+    """A horizontal dashed line across the plot (e.g. the SLA target; captions name it)."""
     return {
         "type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": value, "y1": value,
-        "line": {"color": COLORS["red"], "width": 1.5, "dash": "dash"},
-        "label": {"text": label, "textposition": "end", "yanchor": "top",
-                  "font": {"size": 11, "color": COLORS["red"]}},
+        "layer": "above", "line": {"color": COLORS["red"], "width": 1.5, "dash": "dash"},
     }
 
 
@@ -97,7 +95,7 @@ def sla_attainment(
             "line": {"color": COLORS["red"], "width": 1.5, "dash": "dash"}}]
         return fig
     fig = figure(data, yaxis={"range": [0, 105], "dtick": 20, "ticksuffix": " %"}, barmode="group")
-    fig["layout"]["shapes"] = [target_line(target, f"target {target:g} %")]
+    fig["layout"]["shapes"] = [target_line(target)]
     return fig
 
 
