@@ -85,14 +85,17 @@ def _fetch_uint64(con: duckdb.DuckDBPyConnection, sql: str, n: int) -> np.ndarra
     """The single UBIGINT column of ``sql`` (``n`` rows) streamed into one numpy array."""
     out = np.empty(n, np.uint64)
     at = 0
-    reader = con.sql(sql).to_arrow_reader(1 << 20)
     try:
-        for batch in reader:
-            values = batch.column(0).to_numpy()
-            out[at : at + len(values)] = values
-            at += len(values)
-    finally:
-        reader.close()  # the connection runs nothing else while a result is open
+        reader = con.sql(sql).to_arrow_reader(1 << 20)
+        try:
+            for batch in reader:
+                values = batch.column(0).to_numpy()
+                out[at : at + len(values)] = values
+                at += len(values)
+        finally:
+            reader.close()  # the connection runs nothing else while a result is open
+    except duckdb.Error as exc:
+        raise StorageError(f"query failed on duckdb: {exc}", sql=sql) from exc
     return out[:at]
 
 
