@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pyarrow as pa
+
 from deskpulse.errors import BadInputError, NotFoundError
 from deskpulse.model import PRIORITY_ALIASES, STATUS_ALIASES
 from deskpulse.pipeline import utcnow
@@ -85,9 +87,15 @@ def list_tickets(
     return result
 
 
+def _drop(table: pa.Table, *columns: str) -> pa.Table:
+    """``table`` without ``tenant_id`` and ``columns`` (portable: no ``SELECT * EXCLUDE``)."""
+    gone = {"tenant_id", *columns}
+    return table.select([c for c in table.column_names if c not in gone])
+
+
 def show_ticket(repo: TenantStore, ticket_id: str) -> dict[str, Any]:
     """One ticket with its events, metrics and SLA instances; NotFoundError when absent."""
-    t = repo.query("SELECT * EXCLUDE (tenant_id, row_hash) FROM tickets WHERE ticket_id = $id", id=ticket_id)
+    t = _drop(repo.query("SELECT * FROM tickets WHERE ticket_id = $id", id=ticket_id), "row_hash")
     if t.num_rows == 0:
         raise NotFoundError(f"ticket {ticket_id!r} not found", ticket_id=ticket_id)
     events = repo.query(
@@ -95,10 +103,10 @@ def show_ticket(repo: TenantStore, ticket_id: str) -> dict[str, Any]:
         "FROM ticket_events WHERE ticket_id = $id ORDER BY event_at, seq",
         id=ticket_id,
     )
-    metrics = repo.query("SELECT * EXCLUDE (tenant_id) FROM ticket_metrics WHERE ticket_id = $id", id=ticket_id)
-    sla = repo.query(
-        "SELECT * EXCLUDE (tenant_id, ticket_id) FROM ticket_sla WHERE ticket_id = $id ORDER BY metric, instance",
-        id=ticket_id,
+    metrics = _drop(repo.query("SELECT * FROM ticket_metrics WHERE ticket_id = $id", id=ticket_id))
+    sla = _drop(
+        repo.query("SELECT * FROM ticket_sla WHERE ticket_id = $id ORDER BY metric, instance", id=ticket_id),
+        "ticket_id",
     )
     return {
         "ticket": t.to_pylist()[0],

@@ -211,3 +211,16 @@ def test_a_failed_write_raises_storage_error_and_leaves_the_store_usable(store) 
     assert repo.count("ticket_events") == 0
     assert repo.upsert_tickets(tickets({"ticket_id": "T1"}), NOW).inserted == 1
     assert repo.insert_events(events({}), NOW).inserted == 1
+
+
+def test_export_of_events_carries_extra(repo: TenantStore, tmp_path: Path) -> None:
+    """`deskpulse export ticket_events` keeps the unknown source columns (CONTRACT §1/§5)."""
+    from deskpulse.pipeline import export_table
+
+    repo.upsert_tickets(tickets({"ticket_id": "T1"}), NOW)
+    repo.insert_events(events({"extra": '{"Sentiment": "angry"}'}, extra=True), NOW)
+    out = tmp_path / "events.jsonl"
+    assert export_table(repo, "ticket_events", "jsonl", out) == 1
+    row = json.loads(out.read_text(encoding="utf-8").splitlines()[0])
+    assert row["extra"] == '{"Sentiment": "angry"}'
+    assert list(row)[-1] == "extra"

@@ -17,7 +17,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
-from deskpulse.errors import DeskpulseError
+from deskpulse.errors import ConfigError, DeskpulseError
 
 app = typer.Typer(
     name="deskpulse",
@@ -98,6 +98,9 @@ def resolve(db: str | None = None, tenant: str | None = None, config: Path | Non
         tenant=tenant or GLOBALS.tenant,
         config=config or GLOBALS.config,
     )
+    if s.config != Path("deskpulse.yaml") and not s.config.exists():
+        # an explicitly named config (option or env) must exist; only the default may be absent
+        raise ConfigError(f"{s.config}: config file not found", path=str(s.config))
     return Context(db=s.database_url, tenant=s.tenant, config=s.config)
 
 
@@ -136,11 +139,16 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
 
 
 def run() -> None:
-    """Console-script entry point: translate errors into messages and exit codes."""
+    """Console-script entry point: translate errors into messages and exit codes.
+
+    Exit codes: 0 success, 1 internal error, 2 usage error, 3 bad input / not found /
+    conflict, 4 configuration, 5 storage, 6 missing optional component (see errors.py).
+    """
     import deskpulse.cli  # noqa: F401 - registers every command on `app`
 
     try:
-        app(standalone_mode=False)
+        # standalone_mode=False: click returns the exit code of typer.Exit instead of exiting
+        rc = app(standalone_mode=False)
     except DeskpulseError as exc:
         if GLOBALS.debug:
             raise
@@ -151,12 +159,12 @@ def run() -> None:
     except typer.Abort:
         typer.secho("aborted", err=True)
         sys.exit(1)
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+    except Exception as exc:
+        # click usage errors (typer bundles its own click, so match by shape, not class)
+        code = getattr(exc, "exit_code", None)
+        if callable(getattr(exc, "show", None)) and isinstance(code, int):
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(code)
         if GLOBALS.debug:
             raise
         typer.secho(
@@ -165,3 +173,4 @@ def run() -> None:
             fg=typer.colors.RED,
         )
         sys.exit(1)
+    sys.exit(rc if isinstance(rc, int) else 0)

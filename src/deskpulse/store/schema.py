@@ -20,12 +20,20 @@ TENANT_TABLES: Final = (
     "backlog_daily",
     "build_state",
     "import_log",
+    # agents and routing (migration 0006)
+    "agent_availability",
+    "agent_availability_history",
+    "agent_skills",
+    "routing_settings",
+    "routing_decisions",
+    "ticket_history",
 )
 
 #: Stored ticket columns: the canonical ones plus bookkeeping.
 TICKET_STORED: Final = ("tenant_id", *TICKET_COLUMNS, "row_hash", "loaded_at")
 #: Stored event columns: the canonical ones plus input order and the natural-key hash.
-EVENT_STORED: Final = ("tenant_id", *EVENT_COLUMNS, "seq", "event_key", "loaded_at")
+#: ``extra`` keeps the source columns no canonical column took, as JSON text (migration 0002).
+EVENT_STORED: Final = ("tenant_id", *EVENT_COLUMNS, "extra", "seq", "event_key", "loaded_at")
 
 TICKET_METRICS_COLUMNS: Final = (
     "ticket_id",
@@ -103,7 +111,7 @@ BACKLOG_DAILY_COLUMNS: Final = (
 #: Tables `deskpulse export` knows, with their column order.
 EXPORTABLE: Final[dict[str, tuple[str, ...]]] = {
     "tickets": TICKET_COLUMNS,
-    "ticket_events": EVENT_COLUMNS,
+    "ticket_events": (*EVENT_COLUMNS, "extra"),
     "ticket_metrics": TICKET_METRICS_COLUMNS,
     "ticket_sla": TICKET_SLA_COLUMNS,
     "ticket_segments": TICKET_SEGMENTS_COLUMNS,
