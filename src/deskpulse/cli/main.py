@@ -50,18 +50,18 @@ DbOpt = Annotated[
     str | None,
     typer.Option(
         "--db",
-        help="Store: a DuckDB file path or postgresql+psycopg://… [env DESKPULSE_DATABASE_URL]",
+        help="Store: a DuckDB file path or postgresql+psycopg://… (env DESKPULSE_DATABASE_URL, default ./deskpulse.duckdb)",
         show_default=False,
     ),
 ]
 TenantOpt = Annotated[
     str | None,
-    typer.Option("--tenant", help="Tenant id [env DESKPULSE_TENANT, default 'default']"),
+    typer.Option("--tenant", help="Tenant id (env DESKPULSE_TENANT, default 'default')"),
 ]
 ConfigOpt = Annotated[
     Path | None,
     typer.Option(
-        "--config", help="Config YAML [env DESKPULSE_CONFIG, default ./deskpulse.yaml]"
+        "--config", help="Config YAML: SLA policies, calendars, thresholds (env DESKPULSE_CONFIG, default ./deskpulse.yaml)"
     ),
 ]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import enum
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -13,7 +14,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
+#: Piped or captured output (no terminal, no COLUMNS) gets wide tables instead of rich's
+#: 80 columns, which would fold every cell of a wide metrics table character by character.
+_PIPE_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 200
+console = Console(width=_PIPE_WIDTH)
 err_console = Console(stderr=True)
 
 
