@@ -28,6 +28,17 @@ def build(
     as_of: Annotated[str | None, typer.Option("--as-of", help="Instant to build as of (default now), ISO 8601.")] = None,
     full: Annotated[bool, typer.Option("--full", help="Recompute every ticket, not only changed ones.")] = False,
     fmt: Annotated[OutFormat, typer.Option("--format", help="Summary as table or json.")] = OutFormat.table,
+    engine: Annotated[
+        str | None,
+        typer.Option("--engine", help="duckdb, postgres or spark (env DESKPULSE_ENGINE, default duckdb)."),
+    ] = None,
+    lake: Annotated[
+        str | None,
+        typer.Option("--lake", help="Spark only: read canonical Parquet from PATH and write results there."),
+    ] = None,
+    all_tenants: Annotated[
+        bool, typer.Option("--all-tenants", help="With --lake: build every tenant in the lake.")
+    ] = False,
     db: DbOpt = None,
     tenant: TenantOpt = None,
     config: ConfigOpt = None,
@@ -38,6 +49,11 @@ def build(
 
     ctx = resolve(db, tenant, config)
     cfg = load_config(ctx.config)
+    from deskpulse.cli.spark import check_engine, spark_build
+
+    if check_engine(engine, lake, all_tenants, ctx.db) == "spark":
+        spark_build(ctx, cfg, as_of=parse_as_of(as_of), lake=lake, all_tenants=all_tenants, fmt=fmt)
+        return
     repo = open_repo(ctx)
     from deskpulse.analytics.backlog import build_backlog_daily
 

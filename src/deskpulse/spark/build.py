@@ -1,0 +1,260 @@
+"""The SLA build on Apache Spark: the shared engine per group of whole tickets.
+
+Tickets and events are hash-partitioned by ``(tenant_id, xxhash64(ticket_id) mod B)``: a
+ticket and its events share a bucket without a join, and one huge tenant spreads over B
+groups (skew). Each group runs :func:`deskpulse.spark.groups.compute_group` — the embedded
+build's engine and backlog SQL, unchanged — inside ``cogroup(...).applyInArrow`` (whole
+Arrow tables per group; no row-at-a-time Python). The packed output is persisted once and
+split into ``ticket_metrics``, ``ticket_sla``, ``ticket_segments`` and ``backlog_daily``
+(the groups' backlog shares summed per tenant, day, dimension and value; exact, because every
+backlog measure is a count or a sum of whole seconds over tickets).
+
+:func:`build_store` reads one or more tenants from the store and writes the results back
+(the same tables the DuckDB build writes); :func:`build_lake` reads canonical Parquet and
+writes results as Parquet (see :mod:`deskpulse.spark.lake`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from deskpulse.errors import BadInputError
+from deskpulse.sla.policies import SlaConfig
+from deskpulse.spark.groups import (
+    EVENT_BUILD_SCHEMA,
+    MONTH_COLUMN,
+    TABLES,
+    TICKET_BUILD_SCHEMA,
+    TenantPlan,
+    group_task,
+    packed_schema,
+    probe_schemas,
+)
+
+log = logging.getLogger(__name__)
+
+#: Aim for at most this many tickets per group (bounds a Python worker's memory).
+TICKETS_PER_GROUP: Final = 100_000
+#: A tenant is not split into groups smaller than this (each group has a fixed cost).
+MIN_GROUP_TICKETS: Final = 1_000
+#: Result tables written by a build, in write order.
+RESULT_TABLES: Final = ("ticket_metrics", "ticket_sla", "ticket_segments", "backlog_daily")
+BACKLOG_COUNTS: Final = (
+    "open_count", "arrivals", "completions", "wip", "lt_1d", "d1_3", "d3_7", "d7_30", "gt_30d",
+    "at_risk_count",
+)
+
+
+def spark_type(t: pa.DataType) -> Any:
+    """The Spark SQL type of an Arrow type (naive timestamps are TIMESTAMP_NTZ)."""
+    from pyspark.sql import types as T
+
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return T.StringType()
+    if pa.types.is_timestamp(t):
+        return T.TimestampNTZType() if t.tz is None else T.TimestampType()
+    if pa.types.is_date(t):
+        return T.DateType()
+    if pa.types.is_boolean(t):
+        return T.BooleanType()
+    if pa.types.is_float64(t):
+        return T.DoubleType()
+    if pa.types.is_float32(t):
+        return T.FloatType()
+    if pa.types.is_int64(t):
+        return T.LongType()
+    if pa.types.is_int32(t):
+        return T.IntegerType()
+    if pa.types.is_int16(t):
+        return T.ShortType()
+    if pa.types.is_int8(t):
+        return T.ByteType()
+    if pa.types.is_decimal(t):
+        return T.DecimalType(t.precision, t.scale)
+    raise BadInputError(f"no Spark type for Arrow type {t}")
+
+
+def spark_schema(schema: pa.Schema) -> Any:
+    from pyspark.sql import types as T
+
+    return T.StructType([T.StructField(f.name, spark_type(f.type), True) for f in schema])
+
+
+def conform_inputs(tickets: Any, events: Any) -> tuple[Any, Any]:
+    """Tickets (not deleted) and events with the build's columns and types, plus tenant_id.
+
+    Timestamps become TIMESTAMP_NTZ (naive UTC, CONTRACT D2: with the session in UTC a
+    TIMESTAMP converts to the same wall-clock UTC value)."""
+    from pyspark.sql import functions as F
+
+    def select(df: Any, schema: pa.Schema) -> Any:
+        cols = [F.col("tenant_id").cast("string").alias("tenant_id")]
+        for f in schema:
+            st = spark_type(f.type).simpleString()
+            if f.name in df.columns:
+                cols.append(F.col(f"`{f.name}`").cast(st).alias(f.name))
+            else:
+                cols.append(F.lit(None).cast(st).alias(f.name))
+        return df.select(*cols)
+
+    tk = select(tickets, TICKET_BUILD_SCHEMA).where(F.col("deleted_at").isNull())
+    ev = select(events, EVENT_BUILD_SCHEMA)
+    return tk, ev
+
+
+def plan_tenants(
+    tickets: Any, sla: SlaConfig | Mapping[str, SlaConfig], as_of: datetime | Mapping[str, datetime]
+) -> tuple[dict[str, TenantPlan], dict[str, int]]:
+    """Per tenant: SLA config, as_of and backlog's first day; and its number of tickets."""
+    from pyspark.sql import functions as F
+
+    rows = tickets.groupBy("tenant_id").agg(
+        F.min("created_at").alias("first_at"), F.count(F.lit(1)).alias("n")
+    ).collect()
+    plans: dict[str, TenantPlan] = {}
+    sizes: dict[str, int] = {}
+    for r in rows:
+        tenant = str(r["tenant_id"])
+        cfg = sla[tenant] if isinstance(sla, Mapping) else sla
+        at = as_of[tenant] if isinstance(as_of, Mapping) else as_of
+        first = r["first_at"]
+        plans[tenant] = TenantPlan(cfg, at, first.date() if first is not None else None)
+        sizes[tenant] = int(r["n"])
+    return plans, sizes
+
+
+@dataclass
+class SparkBuild:
+    """The distributed build's results as Spark DataFrames (``tenant_id`` and
+    ``created_month`` columns first/last), computed once and cached."""
+
+    packed: Any
+    schemas: dict[str, pa.Schema]
+    plans: dict[str, TenantPlan]
+    buckets: int
+    seconds: float = 0.0
+    notes: dict[str, int] = field(default_factory=dict)
+
+    def table(self, name: str) -> Any:
+        """``ticket_metrics``, ``ticket_sla``, ``ticket_segments`` or ``backlog_daily``."""
+        from pyspark.sql import functions as F
+
+        if name == "backlog_daily":
+            return self._backlog()
+        prefix = TABLES[name]
+        cols = [F.col("tenant_id")]
+        cols += [F.col(f"`{prefix}{f.name}`").alias(f.name) for f in self.schemas[name]
+                 if f.name != MONTH_COLUMN]
+        cols.append(F.col(MONTH_COLUMN))
+        return self.packed.where(F.col("_table") == name).select(*cols)
+
+    def _backlog(self) -> Any:
+        from pyspark.sql import functions as F
+
+        p = TABLES["backlog_partial"]
+        keys = ["tenant_id", "date", "dimension", "value", MONTH_COLUMN]
+        schema = self.schemas["backlog_partial"]
+        part = self.packed.where(F.col("_table") == "backlog_partial").select(
+            "tenant_id", MONTH_COLUMN,
+            *[F.col(f"`{p}{f.name}`").alias(f.name) for f in schema if f.name != MONTH_COLUMN],
+        )
+        agg = part.groupBy(*keys).agg(
+            *[F.sum(c).alias(c) for c in BACKLOG_COUNTS], F.sum("sla_debt_seconds").alias("sla_debt_seconds")
+        )
+        out = []
+        for f in schema:
+            if f.name == MONTH_COLUMN:
+                continue
+            if f.name == "sla_debt_seconds":
+                out.append((F.col("sla_debt_seconds").cast("double") / F.lit(60.0)).alias("sla_debt_minutes"))
+            elif f.name in BACKLOG_COUNTS:
+                out.append(F.col(f.name).cast(spark_type(f.type).simpleString()).alias(f.name))
+            else:
+                out.append(F.col(f.name))
+        return agg.select("tenant_id", *out, MONTH_COLUMN)
+
+    def collect(self, name: str) -> pa.Table:
+        """One result table as Arrow on the driver (for the store; small to medium data)."""
+        table = self.table(name).toArrow()
+        if name == "backlog_daily":
+            table = table.set_column(
+                table.schema.get_field_index("sla_debt_minutes"), "sla_debt_minutes",
+                pc.cast(table.column("sla_debt_minutes"), pa.float64()),
+            )
+        return table
+
+    def unpersist(self) -> None:
+        self.packed.unpersist()
+
+
+def run_build(
+    tickets: Any,
+    events: Any,
+    sla: SlaConfig | Mapping[str, SlaConfig],
+    as_of: datetime | Mapping[str, datetime],
+    *,
+    tenants: Sequence[str] | None = None,
+    buckets: int | None = None,
+) -> SparkBuild:
+    """Build every tenant of ``tickets`` (or only ``tenants``) on Spark.
+
+    ``tickets``/``events``: Spark DataFrames with ``tenant_id`` and the canonical columns
+    (events with ``seq``). ``sla``/``as_of`` may differ per tenant (mappings by tenant id).
+    ``buckets``: groups per tenant (default: enough for 2 tasks per core and at most
+    :data:`TICKETS_PER_GROUP` tickets per group of the largest tenant).
+    """
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    started = time.perf_counter()
+    tk, ev = conform_inputs(tickets, events)
+    if tenants is not None:
+        wanted = list(tenants)
+        tk = tk.where(F.col("tenant_id").isin(wanted))
+        ev = ev.where(F.col("tenant_id").isin(wanted))
+    plans, sizes = plan_tenants(tk, sla, as_of)
+    spark = tk.sparkSession
+    if buckets is None:
+        try:
+            cores = int(spark.sparkContext.defaultParallelism)
+        except Exception:  # Spark Connect has no SparkContext
+            cores = 4
+        buckets = max(2 * cores, math.ceil(max(sizes.values(), default=0) / TICKETS_PER_GROUP), 1)
+    # small tenants stay in fewer groups (a group has a fixed cost); big ones use all buckets
+    per_tenant = {t: max(1, min(buckets, math.ceil(n / MIN_GROUP_TICKETS))) for t, n in sizes.items()}
+    first_sla = next(iter(plans.values())).sla if plans else (
+        sla if isinstance(sla, SlaConfig) else next(iter(sla.values())))
+    schemas = probe_schemas(first_sla)
+    schema = packed_schema(schemas)
+    pairs = [x for t, b in sorted(per_tenant.items()) for x in (F.lit(t), F.lit(b))]
+    n_buckets = F.element_at(F.create_map(*pairs), F.col("tenant_id")) if pairs else F.lit(1)
+    bucket = F.pmod(F.xxhash64("ticket_id"), F.coalesce(n_buckets, F.lit(1)).cast("long"))
+    tk = tk.withColumn("_bucket", bucket)
+    ev = ev.withColumn("_bucket", bucket)
+    packed = (
+        tk.groupBy("tenant_id", "_bucket")
+        .cogroup(ev.groupBy("tenant_id", "_bucket"))
+        .applyInArrow(group_task(plans, schema), spark_schema(schema))
+    )
+    packed = packed.persist(StorageLevel.MEMORY_AND_DISK)
+    notes_rows = (
+        packed.where(F.col("_table") == "notes")
+        .groupBy(f"{TABLES['notes']}key").agg(F.sum(f"{TABLES['notes']}value").alias("v"))
+        .collect()
+    )  # also materialises the cache: every group ran once
+    notes = {str(r[0]): int(r[1]) for r in notes_rows}
+    log.info("spark build: %d tenants, %d buckets, %.1f s", len(plans), buckets, time.perf_counter() - started)
+    return SparkBuild(packed, schemas, plans, buckets, time.perf_counter() - started, notes)
+
+
+def utc_naive(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo else at
