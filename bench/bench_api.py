@@ -11,10 +11,12 @@ local server's ``test`` database, schema ``bench_api_<tenants>x<tickets>``). The
 backend, it starts the server on 127.0.0.1 (``deskpulse serve``: one process on DuckDB,
 ``--workers`` processes on PostgreSQL) and runs a bounded async load loop: ``--clients``
 concurrent httpx clients for ``--duration`` seconds, each request for a random tenant with
-that tenant's token. Phases: stats (cache on, the shipped configuration), stats with the
-cache off (every request computes in the database), and the ticket list (first pages,
-filtered pages, cursor pages). It prints p50/p95/p99/max, throughput and errors per phase,
-plus single-client latencies. On PostgreSQL it also prints EXPLAIN ANALYZE of the stats and
+that tenant's token. Phases: stats (cache on, the shipped configuration), the overview's
+figures (``/api/v1/metrics/overview``), the ticket list (first pages, filtered pages, cursor
+pages), and stats with the cache off (every request computes in the database). It prints
+p50/p95/p99/max, throughput and errors per phase, plus single-client latencies, the
+server-side histogram (one process) and the server's CPU time (user+sys of all its processes,
+from /proc) per phase and per request. On PostgreSQL it also prints EXPLAIN ANALYZE of the stats and
 ticket-list queries (captured from the API code itself) without and with the indexes of
 migration 0003, and writes them to ``--plans`` (default build/bench_api_plans.md).
 
@@ -46,6 +48,7 @@ CONFIG = ROOT / "examples" / "demo" / "deskpulse.yaml"
 SECRET = "bench-secret-" + "s" * 40
 PG_URL = os.environ.get("DESKPULSE_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PYTHON = sys.executable
+LOADGEN = "python"  # or "wrk" (--loadgen)
 
 
 def app_factory() -> Any:
@@ -145,6 +148,22 @@ class Server:
         self.log.close()
 
 
+def process_cpu_seconds(session: int) -> float:
+    """user+sys CPU seconds of every process of a session (the server and its workers), from /proc."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session:  # field 6 of stat: the session id
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
 def free_port() -> int:
     """A TCP port nobody listens on now (other servers may run on this machine)."""
     import socket
@@ -184,21 +203,33 @@ class Result:
     seconds: float = 0.0
     sample_error: str = ""
     server: tuple[float, float] | None = None  # server-side p50/p95 from /metrics (bucket bounds)
+    server_cpu: float | None = None  # CPU seconds (user+sys) of the server's processes during the phase
+    summary: tuple[int, float, float, float, float] | None = None  # wrk: requests, p50, p95, p99, max (s)
 
     def row(self) -> str:
         lat = sorted(self.latencies)
-        if not lat:
-            return f"| {self.label} | 0 | – | – | – | – | – | – | {self.errors} |"
 
         def pct(p: float) -> float:
             return lat[min(len(lat) - 1, int(round(p / 100 * (len(lat) - 1))))] * 1000
 
+        if self.summary is not None:  # wrk measured it: its own percentiles
+            n, p50, p95, p99, top = self.summary
+            figures = (n, p50 * 1000, p95 * 1000, p99 * 1000, top * 1000)
+        elif lat:
+            figures = (len(lat), pct(50), pct(95), pct(99), lat[-1] * 1000)
+        else:
+            return f"| {self.label} | 0 | – | – | – | – | – | – | – | {self.errors} |"
+
         def bound(ms: float) -> str:
             return "> 10000" if ms == float("inf") else ("–" if ms != ms else f"≤ {ms:g}")
 
+        n = figures[0]
         server = f"{bound(self.server[0])} / {bound(self.server[1])}" if self.server else "–"
-        return (f"| {self.label} | {len(lat):,} | {len(lat) / self.seconds:,.0f} | {pct(50):.1f} | {pct(95):.1f} | "
-                f"{pct(99):.1f} | {lat[-1] * 1000:.1f} | {server} | {self.errors} |")
+        cpu = "–"
+        if self.server_cpu is not None:
+            cpu = f"{self.server_cpu:.1f} s · {1000 * self.server_cpu / max(n, 1):.2f} ms/req"
+        return (f"| {self.label} | {n:,} | {n / self.seconds:,.0f} | {figures[1]:.1f} | {figures[2]:.1f} | "
+                f"{figures[3]:.1f} | {figures[4]:.1f} | {server} | {cpu} | {self.errors} |")
 
 
 Request = Callable[[random.Random], tuple[str, dict[str, Any], str]]
@@ -214,6 +245,16 @@ def stats_request(tenants: list[str]) -> Request:
     def make(rng: random.Random) -> tuple[str, dict[str, Any], str]:
         t = rng.choice(tenants)
         return f"/tenants/{t}/stats", {}, t
+    return make
+
+
+def overview_request(tenants: list[str]) -> Request:
+    """The overview's figures (``/api/v1/metrics/overview``) over the dashboard's ranges."""
+    variants: list[dict[str, Any]] = [{"days": 30}, {"days": 30}, {"days": 7}, {"days": 90}]
+
+    def make(rng: random.Random) -> tuple[str, dict[str, Any], str]:
+        t = rng.choice(tenants)
+        return "/api/v1/metrics/overview", rng.choice(variants), t
     return make
 
 
@@ -263,10 +304,20 @@ async def run_load(base: str, toks: dict[str, str], make: Request, clients: int,
     return result
 
 
-def warm(base: str, toks: dict[str, str]) -> dict[str, str]:
-    """One request of each kind per tenant; returns each tenant's second-page cursor."""
+def warm(base: str, toks: dict[str, str], overview: bool) -> dict[str, str]:
+    """One request of each kind per tenant (the slow overviews first: the stats cache keeps an
+    answer 30 s); returns each tenant's second-page cursor."""
     cursors = {}
-    with httpx.Client(base_url=base, timeout=120) as c:
+    with httpx.Client(base_url=base, timeout=600) as c:
+        for t, tok in toks.items() if overview else ():
+            h = {"Authorization": f"Bearer {tok}"}
+            for days in (7, 30, 90):
+                started = time.perf_counter()
+                ov = c.get("/api/v1/metrics/overview", params={"days": days}, headers=h)
+                assert ov.status_code == 200, f"{t}: {ov.status_code} {ov.text[:300]}"
+                if t == sorted(toks)[0]:
+                    print(f"  cold overview ({t}, {days} days): {1000 * (time.perf_counter() - started):.0f} ms",
+                          flush=True)
         for t, tok in toks.items():
             h = {"Authorization": f"Bearer {tok}"}
             r = c.get(f"/tenants/{t}/stats", headers=h)
@@ -281,9 +332,59 @@ def warm(base: str, toks: dict[str, str]) -> dict[str, str]:
 def _child(base: str, toks: dict[str, str], kind: str, cursors: dict[str, str], clients: int, duration: float,
            seed: int) -> tuple[list[float], int, str, float]:
     tenants = sorted(toks)
-    make = stats_request(tenants) if kind == "stats" else list_request(tenants, cursors)
+    make = (stats_request(tenants) if kind == "stats" else overview_request(tenants) if kind == "overview"
+            else list_request(tenants, cursors))
     r = asyncio.run(run_load(base, toks, make, clients, duration, kind, seed))
     return r.latencies, r.errors, r.sample_error, r.seconds
+
+
+WRK_SCRIPT = """
+local reqs = {%s}
+local i = 0
+request = function()
+  i = i %% #reqs + 1
+  local r = reqs[i]
+  return wrk.format("GET", r[1], {["Authorization"] = "Bearer " .. r[2]})
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("WRK %%d %%d %%d %%d %%d %%d %%d\\n", summary.requests,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max,
+    e.connect + e.read + e.write + e.timeout, e.status))
+end
+"""
+
+
+def wrk_phase(base: str, toks: dict[str, str], kind: str, cursors: dict[str, str], clients: int,
+              duration: float, label: str) -> Result:
+    """The same requests driven by wrk (C, 2 threads, keep-alive): a load generator that takes
+    far less CPU from the server than the Python one."""
+    import json
+    import tempfile
+    from urllib.parse import urlencode
+
+    tenants = sorted(toks)
+    make = (stats_request(tenants) if kind == "stats" else overview_request(tenants) if kind == "overview"
+            else list_request(tenants, cursors))
+    rng = random.Random(7)
+    items = []
+    for _ in range(400):
+        path, params, tenant = make(rng)
+        query = urlencode(params, doseq=True)
+        target = json.dumps(path + (f"?{query}" if query else ""))
+        items.append("{" + target + ", " + json.dumps(toks[tenant]) + "}")
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(WRK_SCRIPT % ", ".join(items))
+        script = f.name
+    threads = max(1, min(2, clients))
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{clients}", f"-d{duration:.0f}s", "--timeout", "60s",
+                          "-s", script, base], capture_output=True, text=True, check=True).stdout
+    os.unlink(script)
+    line = next(ln for ln in out.splitlines() if ln.startswith("WRK "))
+    n, p50, p95, p99, top, errors, status = (int(v) for v in line.split()[1:])
+    result = Result(label, errors=errors + status, seconds=duration)
+    result.summary = (n, p50 / 1e6, p95 / 1e6, p99 / 1e6, top / 1e6)
+    return result
 
 
 def load_phase(base: str, toks: dict[str, str], kind: str, cursors: dict[str, str], clients: int,
@@ -292,6 +393,8 @@ def load_phase(base: str, toks: dict[str, str], kind: str, cursors: dict[str, st
     cannot drive 50 httpx clients on this machine without becoming the bottleneck)."""
     from concurrent.futures import ProcessPoolExecutor
 
+    if LOADGEN == "wrk":
+        return wrk_phase(base, toks, kind, cursors, clients, duration, label + " (wrk)")
     procs = max(1, min(procs, clients))
     shares = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
     result = Result(label)
@@ -331,20 +434,25 @@ def server_percentiles(before: list[tuple[float, int]], after: list[tuple[float,
 
 
 def phases(base: str, tenants: list[str], clients: int, duration: float, cache: bool, label: str,
-           procs: int, workers: int) -> list[Result]:
+           procs: int, workers: int, session: int, overview: bool) -> list[Result]:
     toks = tokens(tenants)
-    cursors = warm(base, toks)
+    cursors = warm(base, toks, overview and cache)
     suffix = "" if cache else ", cache off"
     out = []
-    kinds = [("stats", "/tenants/{tenant_id}/stats")] + ([("ticket list", "/api/v1/tickets")] if cache else [])
-    for kind, route in kinds:
-        key = "stats" if kind == "stats" else "list"
-        out.append(load_phase(base, toks, key, cursors, 1, min(duration, 5), 1, f"{label} {kind}, 1 client{suffix}"))
-        before = server_buckets(base, route) if workers == 1 else []  # /metrics is per process
-        r = load_phase(base, toks, key, cursors, clients, duration, procs, f"{label} {kind}, {clients} clients{suffix}")
-        if workers == 1:
-            r.server = server_percentiles(before, server_buckets(base, route))
-        out.append(r)
+    kinds = [("stats", "stats", "/tenants/{tenant_id}/stats")]
+    if cache:
+        kinds += [("overview", "overview", "/api/v1/metrics/overview")] if overview else []
+        kinds += [("ticket list", "list", "/api/v1/tickets")]
+    for kind, key, route in kinds:
+        for n, seconds, nprocs in ((1, min(duration, 5), 1), (clients, duration, procs)):
+            before = server_buckets(base, route) if workers == 1 else []  # /metrics is per process
+            cpu = process_cpu_seconds(session)
+            r = load_phase(base, toks, key, cursors, n, seconds, nprocs,
+                           f"{label} {kind}, {n} client{'s' if n > 1 else ''}{suffix}")
+            r.server_cpu = process_cpu_seconds(session) - cpu
+            if workers == 1:
+                r.server = server_percentiles(before, server_buckets(base, route))
+            out.append(r)
     for r in out:
         if r.sample_error:
             print(f"  {r.label}: first error: {r.sample_error}", flush=True)
@@ -462,7 +570,7 @@ def plans(url: str, tenant: str, out: Path) -> None:
 # --- main ---------------------------------------------------------------------------------------
 
 
-def bench_backend(label: str, url: str, workers: int, args: argparse.Namespace) -> list[Result]:
+def bench_backend(label: str, url: str, workers: int, args: argparse.Namespace, overview: bool) -> list[Result]:
     tenants = tenant_names(args.tenants)
     results: list[Result] = []
     for cache in (True, False):
@@ -470,7 +578,7 @@ def bench_backend(label: str, url: str, workers: int, args: argparse.Namespace) 
         server = start_server(url, port, workers, cache)
         try:
             results += phases(f"http://127.0.0.1:{port}", tenants, args.clients, args.duration, cache, label,
-                              args.procs, workers)
+                              args.procs, workers, server.proc.pid, overview)
         finally:
             server.stop()
     return results
@@ -486,7 +594,14 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=None, help="PostgreSQL worker processes (default: deskpulse's)")
     ap.add_argument("--procs", type=int, default=5, help="load-generator processes sharing the clients")
     ap.add_argument("--plans", type=Path, default=ROOT / "build" / "bench_api_plans.md")
+    ap.add_argument("--overview", choices=["duckdb", "postgres", "both", "none"], default="duckdb",
+                    help="where to load the overview endpoint (a cold overview on PostgreSQL without the "
+                         "analytics marts takes minutes per tenant and window)")
+    ap.add_argument("--loadgen", choices=["python", "wrk"], default="python",
+                    help="load generator: the Python async clients (default) or wrk (apt install wrk)")
     args = ap.parse_args()
+    global LOADGEN
+    LOADGEN = args.loadgen
 
     print(f"data: {args.tenants} tenants x {args.tickets:,} tickets", flush=True)
     files = sample_files(args.tenants, args.tickets)
@@ -494,7 +609,8 @@ def main() -> None:
     if args.backend in ("duckdb", "both"):
         db = CACHE / f"api_{args.tenants}x{args.tickets}.duckdb"
         load(str(db), files)  # imports and builds only the tenants not loaded yet
-        results += bench_backend("DuckDB", str(db), 1, args)
+        results += bench_backend("DuckDB", str(db), 1, args, args.overview in ("duckdb", "both"))
+        print("\n".join(r.row() for r in results), flush=True)  # kept even if a later backend fails
     if args.backend in ("postgres", "both"):
         from deskpulse.cli.serve import default_workers
 
@@ -502,12 +618,13 @@ def main() -> None:
         load(url, files)
         plans(url, tenant_names(args.tenants)[0], args.plans)  # ends with the indexes in place
         workers = args.workers or default_workers("postgresql")
-        results += bench_backend(f"PostgreSQL ({workers} workers)", url, workers, args)
+        results += bench_backend(f"PostgreSQL ({workers} workers)", url, workers, args,
+                                 args.overview in ("postgres", "both"))
 
     print(f"\n{args.tenants} tenants x {args.tickets:,} tickets; load: {args.clients} concurrent clients for "
           f"{args.duration:.0f} s per phase (1 client: {min(args.duration, 5):.0f} s), loopback\n")
-    print("| phase | requests | req/s | p50 ms | p95 ms | p99 ms | max ms | server p50 / p95 ms | errors |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| phase | requests | req/s | p50 ms | p95 ms | p99 ms | max ms | server p50 / p95 ms | server CPU | errors |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(r.row())
     if any(r.errors for r in results):

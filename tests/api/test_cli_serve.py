@@ -76,6 +76,30 @@ def test_serve_on_duckdb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert several.exit_code == 2 and "DuckDB" in several.output
 
 
+def test_serve_takes_the_global_db_tenant_and_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     uvicorn_calls: list[tuple[Any, dict[str, Any]]]) -> None:
+    """`deskpulse --config X serve` serves with X (thresholds, policies, the dashboard timezone)."""
+    env_secret(monkeypatch)
+    monkeypatch.delenv("DESKPULSE_CONFIG", raising=False)
+    cfg = tmp_path / "custom.yaml"
+    cfg.write_text("dashboard: {timezone: Europe/Berlin}\nthresholds: {first_response_minutes: 7}\n")
+    db = str(tmp_path / "s.duckdb")
+    result = runner.invoke(app, ["--db", db, "--tenant", "acme", "--config", str(cfg), "serve"])
+    assert result.exit_code == 0, result.output
+    (target, _), = uvicorn_calls
+    settings = target.state.settings
+    assert (settings.database_url, settings.tenant, settings.config) == (db, "acme", cfg)
+    from deskpulse.serve.web.session import app_config, dashboard_timezone
+
+    loaded = app_config(settings.config)
+    assert dashboard_timezone(loaded) == "Europe/Berlin" and loaded.thresholds.first_response_minutes == 7
+    # the command's own options work too, and a named config that does not exist is refused
+    again = runner.invoke(app, ["serve", "--db", db, "--config", str(cfg)])
+    assert again.exit_code == 0 and uvicorn_calls[-1][0].state.settings.config == cfg
+    missing = runner.invoke(app, ["--db", db, "--config", str(tmp_path / "nope.yaml"), "serve"])
+    assert missing.exit_code == 4 and "nope.yaml" in missing.output
+
+
 def test_serve_needs_a_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                               uvicorn_calls: list[tuple[Any, dict[str, Any]]]) -> None:
     monkeypatch.setenv("DESKPULSE_JWT_SECRET", "")
@@ -85,12 +109,13 @@ def test_serve_needs_a_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 
 
 @pytest.mark.postgres
-def test_serve_on_postgres_runs_workers(pg_url: str, monkeypatch: pytest.MonkeyPatch,
+def test_serve_on_postgres_runs_workers(pg_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                         uvicorn_calls: list[tuple[Any, dict[str, Any]]]) -> None:
     import deskpulse.cli.serve as serve_cli
 
     env_secret(monkeypatch)
     monkeypatch.setenv("DESKPULSE_DATABASE_URL", "unused")  # restored afterwards; serve sets it for workers
+    monkeypatch.setenv("DESKPULSE_TENANT", "unused")
     runs: list[tuple[str, dict[str, Any]]] = []
     monkeypatch.setattr(serve_cli, "run_workers", lambda app_path, **kw: runs.append((app_path, kw)))
     result = runner.invoke(app, ["--db", pg_url, "serve", "--host", "0.0.0.0", "--workers", "3"])
@@ -102,6 +127,12 @@ def test_serve_on_postgres_runs_workers(pg_url: str, monkeypatch: pytest.MonkeyP
     assert os.environ["DESKPULSE_DATABASE_URL"] == pg_url
     default = runner.invoke(app, ["--db", pg_url, "serve"])
     assert default.exit_code == 0 and runs[-1][1]["workers"] >= 2
+    cfg = tmp_path / f"dp-serve-{os.getpid()}.yaml"
+    cfg.write_text("thresholds: {first_response_minutes: 9}\n")
+    monkeypatch.setenv("DESKPULSE_CONFIG", "unused")  # restored afterwards
+    with_config = runner.invoke(app, ["--db", pg_url, "--tenant", "acme", "--config", str(cfg), "serve"])
+    assert with_config.exit_code == 0, with_config.output
+    assert os.environ["DESKPULSE_CONFIG"] == str(cfg) and os.environ["DESKPULSE_TENANT"] == "acme"
     assert uvicorn_calls == []
 
 

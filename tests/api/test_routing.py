@@ -42,7 +42,7 @@ def test_no_route_of_the_live_app_is_shadowed(api: TestClient) -> None:
 def _dummy() -> APIRouter:
     router = APIRouter()
     for path in ("/tickets/agents", "/tickets/agents/metrics", "/tickets/agents/history",
-                 "/tickets/agents/performance", "/tickets/agents/availability/{user_id}"):
+                 "/tickets/agents/zz-performance", "/tickets/agents/zz-availability/{user_id}"):
         def endpoint(p: str = path) -> dict[str, str]:
             return {"dummy": p}
         router.add_api_route(path, endpoint, methods=["GET"], name=f"dummy{path}")
@@ -56,7 +56,7 @@ def test_a_static_router_discovered_after_tickets_still_wins(seeded: Seeded, mon
                         lambda: [*real(), _Unit("zz_dummy.router", dummy, API_PREFIX)])  # sorts after tickets
     with TestClient(make_app(seeded.url)) as client:
         for path in ("/tickets/agents", "/tickets/agents/metrics", "/tickets/agents/history",
-                     "/tickets/agents/performance", "/tickets/agents/availability/u1"):
+                     "/tickets/agents/zz-performance", "/tickets/agents/zz-availability/u1"):
             r = client.get(API_PREFIX + path, headers=headers("alpha"))
             assert r.status_code == 200, (path, r.text)
             assert r.json()["dummy"].startswith("/tickets/agents"), path

@@ -33,8 +33,8 @@ from deskpulse.pipeline import utcnow  # noqa: E402
 from deskpulse.store import open_store  # noqa: E402
 from tests.api.conftest import headers, make_app, seed  # noqa: E402
 
-SEMANTIC_PARAMS = {"cursor", "created_from", "created_to", "from_date", "to_date"}
-OPERATIONS = r"^/(api/v1/)?(tickets|tenants|export|me$|meta$|tokens$)"
+SEMANTIC_PARAMS = {"cursor", "created_from", "created_to", "from_date", "to_date", "from", "to"}
+OPERATIONS = r"^/(api/v1/)?(tickets|tenants|export|metrics|me$|meta$|tokens$|auth/token$)"
 
 
 def _operations() -> list[tuple[str, str]]:

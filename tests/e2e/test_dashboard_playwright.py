@@ -5,8 +5,10 @@ A DuckDB store is built from a few thousand generated tickets (``deskpulse.sampl
 ``examples/demo/deskpulse.yaml``); ``deskpulse serve`` runs on it on a free loopback port.
 The browser logs in with a token, loads every page (charts drawn by the bundled plotly.min.js,
 no console errors), clicks a chart bar to drill down to its tickets, changes filters, sorts a
-table, exports a CSV, watches the agents page refresh itself, and saves screenshots under
-``build/screens/``.
+table, exports a CSV, watches the agents page refresh itself, logs in again with a username
+and password (a user made with ``deskpulse.serve.users.create_user``), adds, pauses and
+deletes a report schedule and an alert rule through the management pages, and saves
+screenshots under ``build/screens/``.
 
 Playwright cannot download browsers here: it launches ``/usr/bin/chromium`` (install it with
 ``scripts/install_browser.sh``). Without chromium or the playwright package the test skips
@@ -40,6 +42,7 @@ CHROMIUM = Path(os.environ.get("DESKPULSE_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SECRET = "e2e-dashboard-secret-" + "z" * 40
+ADMIN_USER, ADMIN_PASSWORD = "lead@example.com", "e2e-password-123"
 TENANT = "default"
 LAPTOP: Any = {"width": 1366, "height": 900}  # playwright's ViewportSize
 PHONE: Any = {"width": 390, "height": 844}
@@ -91,6 +94,9 @@ def _build_store(db: Path, work: Path) -> dt.datetime:
         repo = store.tenant(TENANT)
         import_files(repo, res.tickets_path, res.events_path)
         build(repo, load_config(DEMO_CONFIG), as_of=res.window_end_at)
+        from deskpulse.serve.users import create_user
+
+        create_user(store, TENANT, ADMIN_USER, ADMIN_PASSWORD, "admin")
     finally:
         store.close()
     return res.window_end_at
@@ -208,13 +214,16 @@ def test_login_with_a_token(browser: Browser, server: Server) -> None:
     browser.goto("/ui/agents?range=90d")
     assert "/ui/login?next=" in page.url  # pages need a login
     browser.shot("01-login", full=False)
+    page.click(".token-login summary")  # the token form is the second way in
     page.fill("#token", "not-a-token")
-    page.click("button[type=submit]")
+    page.click("[data-testid=token-login] button[type=submit]")
     assert page.locator("[data-testid=login-error]").is_visible()
     assert browser.errors == ["console error: Failed to load resource: the server responded with a status of 401 (Unauthorized)"]
     browser.errors.clear()  # that 401 was the point
+    if not page.locator("#token").is_visible():
+        page.click(".token-login summary")
     page.fill("#token", server.token)
-    page.click("button[type=submit]")
+    page.click("[data-testid=token-login] button[type=submit]")
     page.wait_for_url("**/ui/agents?range=90d")
     cookies = {c["name"]: c for c in page.context.cookies()}
     assert cookies["deskpulse_session"]["httpOnly"] is True
@@ -359,4 +368,70 @@ def test_ticket_detail_and_countdowns(browser: Browser) -> None:
     for heading in ("Ticket", "Metrics", "SLA instances", "Events"):
         assert page.locator("h2", has_text=heading).count() >= 1
     browser.shot("10-ticket")
+    browser.no_errors()
+
+
+def test_login_with_a_username_and_password(browser: Browser) -> None:
+    page = browser.page
+    browser.goto("/ui/")
+    page.click("form[action='/ui/logout'] button")
+    page.wait_for_url(re.compile(r".*/ui/login.*"))
+    page.fill("#username", ADMIN_USER)
+    page.fill("#password", "not-the-password")
+    page.click("[data-testid=password-login] button[type=submit]")
+    assert page.locator("[data-testid=login-error]").inner_text() == "Invalid username or password."
+    assert page.input_value("#password") == ""  # never sent back
+    browser.errors.clear()  # the 401 of the failed login
+    page.fill("#password", ADMIN_PASSWORD)
+    page.click("[data-testid=password-login] button[type=submit]")
+    page.wait_for_url(re.compile(r".*/ui/$"))
+    assert page.locator(".who .pill.muted").inner_text() == "admin"
+    browser.no_errors()
+
+
+def test_managing_schedules_and_alert_rules(browser: Browser) -> None:
+    page = browser.page
+    page.on("dialog", lambda d: d.accept())  # "Delete this schedule?"
+    browser.goto("/ui/schedules")
+    form = page.locator("[data-testid=schedule-form]")
+    form.locator("input[name=name]").fill("weekly-sla")
+    form.locator("input[name=cron]").fill("0 8 * * MON")
+    form.locator("input[name=timezone]").fill("Europe/Berlin")
+    form.locator("select[name=report]").select_option("sla")
+    form.locator("input[name=formats][value=xlsx]").check()
+    form.locator("input[name=recipients]").fill("lead@example.com")
+    form.locator("input[name=f_group]").fill("Billing")
+    form.locator("button[type=submit]").click()
+    page.wait_for_url(re.compile(r".*/ui/schedules\?notice=.*"))
+    assert "created" in page.locator("[data-testid=notice]").inner_text()
+    row = page.locator("tr[data-schedule='weekly-sla']")
+    assert row.count() == 1 and "active" in row.inner_text()
+    browser.shot("11-schedules")
+    row.locator("button[data-action=pause]").click()
+    page.wait_for_url(re.compile(r".*notice=.*paused.*"))
+    assert "paused" in page.locator("tr[data-schedule='weekly-sla']").inner_text()
+    page.locator("tr[data-schedule='weekly-sla'] a").first.click()
+    page.wait_for_url(re.compile(r".*/ui/schedules/[0-9a-f]+$"))
+    assert page.locator("h2", has_text="Run history").count() == 1
+    browser.goto("/ui/schedules")
+    page.locator("tr[data-schedule='weekly-sla'] button[data-action=delete]").click()
+    page.wait_for_url(re.compile(r".*notice=.*deleted.*"))
+    assert page.locator("tr[data-schedule='weekly-sla']").count() == 0
+
+    browser.goto("/ui/alerts")
+    form = page.locator("[data-testid=alert-form]")
+    form.locator("input[name=name]").fill("billing-risk")
+    form.locator("select[name=metric]").select_option("at_risk_tickets")
+    form.locator("select[name=op]").select_option(">")
+    form.locator("input[name=threshold]").fill("10")
+    form.locator("input[name=target]").fill("lead@example.com")
+    form.locator("input[name=quiet_hours]").fill("22:00-07:00")
+    form.locator("button[type=submit]").click()
+    page.wait_for_url(re.compile(r".*/ui/alerts\?notice=.*"))
+    assert page.locator("tr[data-rule='billing-risk']").count() == 1
+    browser.shot("12-alerts")
+    page.set_viewport_size(PHONE)
+    browser.goto("/ui/alerts")
+    browser.shot("13-alerts-phone")
+    page.set_viewport_size(LAPTOP)
     browser.no_errors()

@@ -12,27 +12,22 @@ Thin adapters over :mod:`deskpulse.reports`:
 
 from __future__ import annotations
 
+import functools
+import inspect
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from deskpulse.cli.main import ConfigOpt, DbOpt, TenantOpt, app, handle_errors, open_repo, resolve
-from deskpulse.cli.options import (
-    AgentOpt,
-    BrandOpt,
-    CategoryOpt,
-    ChannelOpt,
-    FromOpt,
-    GroupOpt,
-    PriorityOpt,
-    RegionOpt,
-    ToOpt,
-)
+from deskpulse.cli.options import FILTER_OPTIONS, FromOpt, ToOpt
 from deskpulse.cli.output import OutFormat, console, emit_json, emit_rows
 from deskpulse.errors import UsageError
+from deskpulse.reports.definitions import REPORT_NAMES_HELP
+from deskpulse.reports.render import FORMATS_HELP
 
 schedule_app = typer.Typer(
     help="Scheduled reports: `schedule add weekly-sla --cron '0 8 * * MON' --tz Europe/Berlin "
@@ -64,8 +59,37 @@ def _instant(value: str | None) -> datetime | None:
     return parse_instant(value) if value else None
 
 
-def _filters(**values: str | None) -> dict[str, str]:
-    return {k: v for k, v in values.items() if v}
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def with_filters(fn: F) -> F:
+    """Give a command the ticket filters (``--group`` … ``--agent``: the analytics commands'
+    :data:`~deskpulse.cli.options.FILTER_OPTIONS`, declared once) in place of its ``filters``
+    parameter, which receives the given ones as a dict."""
+    sig = inspect.signature(fn, eval_str=True)
+    kw = inspect.Parameter.KEYWORD_ONLY
+    params: list[inspect.Parameter] = []
+    for p in sig.parameters.values():
+        if p.name == "filters":
+            params += [inspect.Parameter(n, kw, annotation=a, default=None) for n, a in FILTER_OPTIONS]
+        else:
+            params.append(p.replace(kind=kw))
+    names = [n for n, _ in FILTER_OPTIONS]
+
+    @functools.wraps(fn)
+    def wrapper(**kwargs: Any) -> Any:
+        filters = {n: v for n in names if (v := kwargs.pop(n, None))}
+        return fn(**kwargs, filters=filters)
+
+    wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    del wrapper.__wrapped__  # typer must read the expanded signature
+    return wrapper  # type: ignore[return-value]
+
+
+ReportArg = Annotated[str, typer.Argument(help=f"{REPORT_NAMES_HELP}.")]
+ReportOpt = Annotated[str, typer.Option("--report", help=f"{REPORT_NAMES_HELP}.")]
+Filters = dict[str, str]
 
 
 # --- report ----------------------------------------------------------------------------------------
@@ -73,20 +97,15 @@ def _filters(**values: str | None) -> dict[str, str]:
 
 @app.command("report")
 @handle_errors
+@with_filters
 def report_cmd(
-    name: Annotated[str, typer.Argument(help="performance, sla, backlog, agents, bottlenecks or dashboard.")],
+    name: ReportArg,
     days: Annotated[int | None, typer.Option("--days", min=1, help="Tickets created in the last N days (default 30).")] = None,
     from_: FromOpt = None,
     to: ToOpt = None,
-    fmt: Annotated[str, typer.Option("--format", help="html, pdf, csv or xlsx.")] = "html",
+    fmt: Annotated[str, typer.Option("--format", help=f"{FORMATS_HELP}.")] = "html",
     out: Annotated[Path | None, typer.Option("--out", help="Output file (csv: the stem of one file per table, or a directory).")] = None,
-    group: GroupOpt = None,
-    category: CategoryOpt = None,
-    priority: PriorityOpt = None,
-    channel: ChannelOpt = None,
-    brand: BrandOpt = None,
-    region: RegionOpt = None,
-    agent: AgentOpt = None,
+    filters: Filters | None = None,
     db: DbOpt = None,
     tenant: TenantOpt = None,
     config: ConfigOpt = None,
@@ -106,8 +125,7 @@ def report_cmd(
     params = ReportParams(
         days=days if days is not None else (None if from_ else DEFAULT_DAYS),
         from_at=_instant(from_), to_at=_instant(to),
-        filters=_filters(group=group, category=category, priority=priority, channel=channel,
-                         brand=brand, region=region, agent=agent),
+        filters=dict(filters or {}),
     )
     doc = build_report(repo, cfg, name, params)
     target = out or Path(f"{name}.{formats[0].value}" if formats[0].value != "csv" else name)
@@ -130,23 +148,18 @@ def _schedule_row(s: Any) -> dict[str, Any]:
 
 @schedule_app.command("add")
 @handle_errors
+@with_filters
 def schedule_add(
     name: Annotated[str, typer.Argument(help="A name unique within the tenant.")],
     cron: Annotated[str, typer.Option("--cron", help="Cron expression, e.g. '0 8 * * MON' or @daily.")],
-    report: Annotated[str, typer.Option("--report", help="performance, sla, backlog, agents, bottlenecks or dashboard.")],
+    report: ReportOpt,
     to: Annotated[list[str], typer.Option("--to", help="Recipient address (repeatable, or comma separated).")],
     tz: Annotated[str, typer.Option("--tz", help="IANA timezone of the cron times.")] = "UTC",
     fmt: Annotated[str, typer.Option("--format", help="Attachment formats: pdf, xlsx, csv, html (comma separated).")] = "pdf",
     days: Annotated[int, typer.Option("--days", min=1, help="Report window: the last N days.")] = 30,
     missed: Annotated[str, typer.Option("--missed", help="After downtime: send-once (one run for the missed slots) or skip.")] = "send-once",
     disabled: Annotated[bool, typer.Option("--disabled", help="Store it disabled.")] = False,
-    group: GroupOpt = None,
-    category: CategoryOpt = None,
-    priority: PriorityOpt = None,
-    channel: ChannelOpt = None,
-    brand: BrandOpt = None,
-    region: RegionOpt = None,
-    agent: AgentOpt = None,
+    filters: Filters | None = None,
     now: NowOpt = None,
     db: DbOpt = None,
     tenant: TenantOpt = None,
@@ -157,8 +170,7 @@ def schedule_add(
     repo, _ = _context(db, tenant, None)
     spec = ScheduleSpec(name=name, cron=cron, report=report, recipients=list(to), timezone=tz,
                         formats=fmt, days=days, missed_policy=missed, enabled=not disabled,
-                        filters=_filters(group=group, category=category, priority=priority,
-                                         channel=channel, brand=brand, region=region, agent=agent))
+                        filters=dict(filters or {}))
     s = add_schedule(repo.store, repo.tenant_id, spec, now=_instant(now), created_by="cli")
     console.print(f"schedule {s.name} added (tenant {s.tenant_id}): {s.report} as {s.formats} "
                   f"to {', '.join(s.recipients)}; next run {s.next_run_at:%Y-%m-%d %H:%M} UTC")
@@ -327,6 +339,7 @@ def _check_row(c: Any) -> dict[str, Any]:
 
 @alerts_app.command("add")
 @handle_errors
+@with_filters
 def alerts_add(
     name: Annotated[str, typer.Argument(help="A name unique within the tenant.")],
     when: Annotated[str, typer.Option("--when", help="METRIC OP NUMBER: 'at_risk_tickets > 10', 'breached_tickets > 0', 'sla_attainment_pct < 90', 'breach_within <= 15' (business minutes).")],
@@ -336,13 +349,7 @@ def alerts_add(
     quiet_hours: Annotated[str | None, typer.Option("--quiet-hours", help="Send nothing in HH:MM-HH:MM (local to --tz).")] = None,
     tz: Annotated[str, typer.Option("--tz", help="IANA timezone of the quiet hours.")] = "UTC",
     repeat_minutes: Annotated[int, typer.Option("--repeat-minutes", min=0, help="Remind while still firing every N minutes (0: once).")] = 0,
-    group: GroupOpt = None,
-    category: CategoryOpt = None,
-    priority: PriorityOpt = None,
-    channel: ChannelOpt = None,
-    brand: BrandOpt = None,
-    region: RegionOpt = None,
-    agent: AgentOpt = None,
+    filters: Filters | None = None,
     db: DbOpt = None,
     tenant: TenantOpt = None,
 ) -> None:
@@ -357,8 +364,7 @@ def alerts_add(
                     channel="email" if email else "webhook",
                     target=list(email) if email else [str(webhook)], window=window,
                     quiet_hours=quiet_hours, timezone=tz, repeat_minutes=repeat_minutes,
-                    filters=_filters(group=group, category=category, priority=priority,
-                                     channel=channel, brand=brand, region=region, agent=agent))
+                    filters=dict(filters or {}))
     r = add_rule(repo.store, repo.tenant_id, spec, created_by="cli")
     console.print(f"alert rule {r.name} added (tenant {r.tenant_id}): {r.condition} → {r.channel}")
 

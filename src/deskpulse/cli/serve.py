@@ -13,11 +13,11 @@ import logging
 import os
 import sys
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from deskpulse.cli.main import GLOBALS, DbOpt, TenantOpt, app, handle_errors, resolve
+from deskpulse.cli.main import GLOBALS, ConfigOpt, DbOpt, TenantOpt, app, handle_errors, resolve
 from deskpulse.cli.output import emit_json
 from deskpulse.errors import ConfigError, UsageError
 
@@ -57,16 +57,23 @@ def serve(
     )] = None,
     access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="Log every request.")] = True,
     db: DbOpt = None,
+    tenant: TenantOpt = None,
+    config: ConfigOpt = None,
 ) -> None:
-    """Serve the HTTP API (OpenAPI docs at /docs) and the dashboard under uvicorn."""
+    """Serve the HTTP API (OpenAPI docs at /docs) and the dashboard under uvicorn.
+
+    ``--db``, ``--tenant`` and ``--config`` (global or here) apply like for every command: the
+    config file (thresholds, SLA policies, the dashboard's timezone) is the one the API,
+    the dashboard and the report worker read.
+    """
     import uvicorn
 
     from deskpulse.serve.app import create_app
     from deskpulse.settings import get_settings
     from deskpulse.store import describe_url, open_store
 
-    ctx = resolve(db)
-    settings = get_settings(database_url=ctx.db)
+    ctx = resolve(db, tenant, config)
+    settings = get_settings(database_url=ctx.db, tenant=ctx.tenant, config=ctx.config)
     secret = settings.jwt_secret.get_secret_value()
     if not secret:
         raise ConfigError("DESKPULSE_JWT_SECRET is not set: the API cannot verify tokens "
@@ -83,8 +90,10 @@ def serve(
     if n == 1:
         uvicorn.run(create_app(settings), host=host, port=port, log_level=level, access_log=access_log)
         return
-    # Worker processes build their app from the environment: hand them the resolved store.
+    # Worker processes build their app from the environment: hand them the resolved settings.
     os.environ["DESKPULSE_DATABASE_URL"] = ctx.db
+    os.environ["DESKPULSE_TENANT"] = ctx.tenant
+    os.environ["DESKPULSE_CONFIG"] = str(ctx.config)
     run_workers("deskpulse.serve.app:create_app", host=host, port=port, workers=n, log_level=level,
                 access_log=access_log)
 
@@ -135,3 +144,103 @@ def token_create(
         })
         return
     sys.stdout.write(token + "\n")
+
+
+# --- dashboard users ------------------------------------------------------------------------------
+
+user_app = typer.Typer(help="Dashboard users: `user create --tenant T --role viewer USERNAME`.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+PASSWORD_ENV = "DESKPULSE_USER_PASSWORD"
+
+
+def _password() -> str:
+    """The password from DESKPULSE_USER_PASSWORD, else a hidden prompt with confirmation
+    (never echoed or logged)."""
+    value = os.environ.get(PASSWORD_ENV)
+    if value:
+        return value
+    entered: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
+    return entered
+
+
+def _store(db: str | None, tenant: str | None) -> tuple[Any, str]:
+    from deskpulse.cli.main import open_repo
+
+    repo = open_repo(resolve(db, tenant))
+    return repo.store, repo.tenant_id
+
+
+@user_app.command("create")
+@handle_errors
+def user_create(
+    username: Annotated[str, typer.Argument(help="Login name, unique on this server (stored lower-case).")],
+    role: Annotated[TokenRole, typer.Option("--role", help="viewer reads; agent also sets its availability; admin manages configuration.")],
+    tenant: TenantOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Create a dashboard user of a tenant; the password comes from a hidden prompt or
+    DESKPULSE_USER_PASSWORD (never from an option: it would stay in the shell history)."""
+    from deskpulse.serve.users import check_password, create_user, normalize_username
+
+    normalize_username(username)
+    store, tenant_id = _store(db, tenant)
+    password = check_password(_password())
+    user = create_user(store, tenant_id, username, password, role.value, created_by="cli")
+    typer.echo(f"user {user.username} created (tenant {user.tenant_id}, role {user.role})")
+
+
+@user_app.command("list")
+@handle_errors
+def user_list(tenant: TenantOpt = None, db: DbOpt = None,
+              fmt: Annotated[TokenFormat, typer.Option("--format", help="text or json.")] = TokenFormat.text) -> None:
+    """The tenant's dashboard users (never their password hashes)."""
+    from deskpulse.serve.users import list_users
+
+    store, tenant_id = _store(db, tenant)
+    users = list_users(store, tenant_id)
+    if fmt is TokenFormat.json:
+        emit_json([u.as_dict() for u in users])
+        return
+    if not users:
+        typer.echo(f"no users (tenant {tenant_id})")
+    for u in users:
+        state = "disabled" if u.disabled else ("locked" if u.locked_until else "active")
+        typer.echo(f"{u.username}\t{u.role}\t{state}\tlast login {u.last_login_at or '-'}")
+
+
+@user_app.command("set-password")
+@handle_errors
+def user_set_password(username: Annotated[str, typer.Argument(help="Login name.")],
+                      tenant: TenantOpt = None, db: DbOpt = None) -> None:
+    """Replace a user's password (prompt or DESKPULSE_USER_PASSWORD); lifts a lockout."""
+    from deskpulse.serve.users import set_password
+
+    store, tenant_id = _store(db, tenant)
+    user = set_password(store, tenant_id, username, _password())
+    typer.echo(f"password of {user.username} changed")
+
+
+@user_app.command("disable")
+@handle_errors
+def user_disable(username: Annotated[str, typer.Argument(help="Login name.")],
+                 enable: Annotated[bool, typer.Option("--enable", help="Enable again instead.")] = False,
+                 tenant: TenantOpt = None, db: DbOpt = None) -> None:
+    """Stop a user from logging in (tokens already issued stay valid until they expire)."""
+    from deskpulse.serve.users import set_disabled
+
+    store, tenant_id = _store(db, tenant)
+    user = set_disabled(store, tenant_id, username, not enable)
+    typer.echo(f"user {user.username} {'disabled' if user.disabled else 'enabled'}")
+
+
+@user_app.command("remove")
+@handle_errors
+def user_remove(username: Annotated[str, typer.Argument(help="Login name.")],
+                tenant: TenantOpt = None, db: DbOpt = None) -> None:
+    """Delete a dashboard user."""
+    from deskpulse.serve.users import remove_user
+
+    store, tenant_id = _store(db, tenant)
+    user = remove_user(store, tenant_id, username)
+    typer.echo(f"user {user.username} removed")

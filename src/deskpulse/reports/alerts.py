@@ -67,6 +67,7 @@ from deskpulse.errors import ConflictError, DeskpulseError, NotFoundError, Usage
 from deskpulse.ingest.sync.breaker import Policy, StoredBreaker
 from deskpulse.ingest.sync.retry import Backoff
 from deskpulse.reports.cron import zone
+from deskpulse.reports.lease import compare_and_set, lease_end
 from deskpulse.reports.mailer import DeliveryFailed, Mailer, plain_message
 from deskpulse.reports.schedules import check_filters, check_recipients, now_utc, worker_name
 from deskpulse.reports.settings import ReportSettings, load_report_settings
@@ -603,19 +604,15 @@ class AlertChecker:
         return out
 
     def _lease(self, rule: AlertRule, now: datetime) -> bool:
-        try:
-            rows = self.store.execute(
-                "UPDATE alert_rules SET lease_owner = $me, lease_until = $until "
-                "WHERE tenant_id = $t AND rule_id = $id AND enabled "
-                "AND (lease_until IS NULL OR lease_until < $now) RETURNING rule_id",
-                {"me": self.worker, "until": now + timedelta(seconds=self.settings.alerts_lease_seconds),
-                 "t": rule.tenant_id, "id": rule.rule_id, "now": now},
-            )
-        except DeskpulseError as exc:
-            if "conflict" in str(exc).lower():
-                return False
-            raise
-        return bool(rows)
+        """Take the rule for one check (False: another worker holds it)."""
+        return compare_and_set(
+            self.store,
+            "UPDATE alert_rules SET lease_owner = $me, lease_until = $until "
+            "WHERE tenant_id = $t AND rule_id = $id AND enabled "
+            "AND (lease_until IS NULL OR lease_until < $now) RETURNING rule_id",
+            {"me": self.worker, "until": lease_end(now, self.settings.alerts_lease_seconds),
+             "t": rule.tenant_id, "id": rule.rule_id, "now": now},
+        )
 
     def _release(self, rule: AlertRule, now: datetime, value: float | None) -> None:
         self.store.execute(

@@ -541,6 +541,10 @@ REPORTS: Final[dict[str, Definition]] = {
 }
 
 
+#: The report names in words, for help texts (CLI options, API fields): defined once, here.
+REPORT_NAMES_HELP: Final = ", ".join(list(REPORTS)[:-1]) + " or " + list(REPORTS)[-1]
+
+
 def check_report(name: str) -> str:
     if name not in REPORTS:
         raise UsageError(f"unknown report {name!r}; choose one of: {', '.join(REPORTS)}")

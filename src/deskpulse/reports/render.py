@@ -34,6 +34,9 @@ class ReportFormat(enum.StrEnum):
     csv = "csv"
 
 
+#: The formats in words, for help texts.
+FORMATS_HELP: Final = ", ".join(f.value for f in ReportFormat)
+
 MIME: Final = {
     ReportFormat.html: "text/html",
     ReportFormat.pdf: "application/pdf",

@@ -43,6 +43,7 @@ from deskpulse.config import AppConfig
 from deskpulse.errors import ConflictError, DeskpulseError, NotFoundError, UsageError
 from deskpulse.reports.cron import CronSchedule
 from deskpulse.reports.definitions import ReportParams, build_report, check_report
+from deskpulse.reports.lease import compare_and_set, is_write_conflict, lease_end
 from deskpulse.reports.mailer import DeliveryFailed, Mailer, build_message
 from deskpulse.reports.render import attachments, parse_formats
 from deskpulse.reports.settings import ReportSettings, load_report_settings
@@ -384,12 +385,6 @@ class Claim:
     missed: int
 
 
-def _is_conflict(exc: BaseException) -> bool:
-    """A lost write race: DuckDB aborts the later of two transactions writing one row."""
-    text = f"{type(exc).__name__} {exc}".lower()
-    return "conflict" in text or "duplicate key" in text or "transactionexception" in text
-
-
 class _Lost(Exception):
     """Another worker claimed the run first (rolls the claim transaction back)."""
 
@@ -447,7 +442,7 @@ class ReportRunner:
         missed = count if skip else count - 1
         nxt = cron.next_after(now)
         run_id = uuid.uuid4().hex
-        lease = now + timedelta(seconds=self.settings.reports_lease_seconds)
+        lease = lease_end(now, self.settings.reports_lease_seconds)
         try:
             with self.store.transaction():
                 won = self.store.execute(
@@ -475,7 +470,7 @@ class ReportRunner:
         except _Lost:
             return None
         except Exception as exc:
-            if _is_conflict(exc) or self._claimed_elsewhere(sched):
+            if is_write_conflict(exc) or self._claimed_elsewhere(sched):
                 log.debug("schedule %s/%s: lost the claim race (%s)", sched.tenant_id, sched.name,
                           type(exc).__name__)
                 return None
@@ -508,21 +503,15 @@ class ReportRunner:
             self._finish(run.tenant_id, run.schedule_id, run.slot_at, run.run_id, RunStatus.failed,
                          error="the schedule was removed before the run finished")
             return None
-        lease = now + timedelta(seconds=self.settings.reports_lease_seconds)
         run_id = uuid.uuid4().hex
-        try:
-            rows = self.store.execute(
-                "UPDATE report_runs SET worker = $me, lease_until = $lease, run_id = $new "
-                "WHERE tenant_id = $t AND schedule_id = $id AND slot_at = $slot AND run_id = $old "
-                "AND status = 'running' AND lease_until < $now RETURNING run_id",
-                {"me": self.worker, "lease": lease, "new": run_id, "t": run.tenant_id,
-                 "id": run.schedule_id, "slot": run.slot_at, "old": run.run_id, "now": now},
-            )
-        except Exception as exc:
-            if _is_conflict(exc):
-                return None  # a concurrent takeover won
-            raise
-        if not rows:
+        if not compare_and_set(  # a concurrent takeover may win: then it is theirs
+            self.store,
+            "UPDATE report_runs SET worker = $me, lease_until = $lease, run_id = $new "
+            "WHERE tenant_id = $t AND schedule_id = $id AND slot_at = $slot AND run_id = $old "
+            "AND status = 'running' AND lease_until < $now RETURNING run_id",
+            {"me": self.worker, "lease": lease_end(now, self.settings.reports_lease_seconds), "new": run_id,
+             "t": run.tenant_id, "id": run.schedule_id, "slot": run.slot_at, "old": run.run_id, "now": now},
+        ):
             return None
         log.warning("schedule %s/%s: taking over run of %s (worker %s stopped)", run.tenant_id,
                     run.schedule_name, run.slot_at, run.worker)
@@ -619,7 +608,7 @@ class ReportRunner:
             "'[]', NULL, NULL) ON CONFLICT DO NOTHING RETURNING run_id",
             {"t": tenant, "id": sched.schedule_id, "slot": now, "run": run_id, "name": sched.name,
              "worker": self.worker, "now": now,
-             "lease": now + timedelta(seconds=self.settings.reports_lease_seconds),
+             "lease": lease_end(now, self.settings.reports_lease_seconds),
              "to": json.dumps(sched.recipients)},
         )
         if not inserted:

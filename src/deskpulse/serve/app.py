@@ -50,7 +50,8 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
 #: Paths that answer without a bearer token (everything else needs one).
 PUBLIC_PATHS: frozenset[str] = frozenset(
-    {"/health", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+    {"/health", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
+     "/api/v1/auth/token"}  # a username/password login: how a user gets a token
 )
 #: Store connections per process that serve read-only API requests (round robin).
 DEFAULT_READ_POOL = 2
@@ -290,19 +291,35 @@ class Metrics:
 
 
 class _RouteResolver:
-    """Request path -> route template (a bounded label set for the metrics)."""
+    """Request path -> route template (a bounded label set for the metrics).
+
+    Matching walks the whole route table (over a hundred regular expressions), so answers
+    are remembered per path; the memo is bounded (paths carry ticket ids) and simply
+    cleared when full.
+    """
+
+    MEMO_SIZE = 4096
 
     def __init__(self, app: FastAPI) -> None:
         self.app = app
         self._table: list[tuple[re.Pattern[str], str]] | None = None
+        self._memo: dict[str, str] = {}
 
     def __call__(self, path: str) -> str:
+        found = self._memo.get(path)
+        if found is not None:
+            return found
         if self._table is None:
             self._table = [(compile_path(r.path)[0], r.path) for r in iter_routes(self.app.routes)]
+        found = "<unmatched>"
         for regex, template in self._table:
             if regex.match(path):
-                return template
-        return "<unmatched>"
+                found = template
+                break
+        if len(self._memo) >= self.MEMO_SIZE:
+            self._memo.clear()
+        self._memo[path] = found
+        return found
 
 
 class MetricsMiddleware:

@@ -17,7 +17,7 @@ import enum
 import io
 import logging
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Annotated, Any
 
 import pyarrow as pa
@@ -157,3 +157,121 @@ def export_table(
         body, media = _xlsx(name, all_chunks()), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return StreamingResponse(_logged(body, name), media_type=media,
                              headers={"Content-Disposition": f'attachment; filename="{name}.{format.value}"'})
+
+
+# --- results of the analytics library (metric endpoints: ?format=csv|xlsx) ----------------------
+
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _cell(value: Any) -> Any:
+    """A value for a CSV/XLSX cell: instants as ``…Z``, lists space separated, dicts as k=v."""
+    import datetime as dt
+    import math
+
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, list | tuple):
+        return " ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+def _columns(rows: Iterable[dict[str, Any]]) -> list[str]:
+    seen: dict[str, None] = {}
+    for row in rows:
+        for key in row:
+            seen.setdefault(key, None)
+    return list(seen)
+
+
+def _csv_value(value: Any) -> Any:
+    v = _cell(value)
+    return "" if v is None else ("true" if v is True else "false" if v is False else v)
+
+
+def _rows_csv(rows: Iterable[dict[str, Any]], columns: list[str] | None = None, chunk: int = 1000) -> Iterator[bytes]:
+    """CSV of ``rows`` (header = ``columns``, else the keys of a list's rows), yielded by chunks."""
+    import csv
+
+    if columns is None:
+        rows = list(rows)
+        columns = _columns(rows)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    for i, row in enumerate(rows, 1):
+        writer.writerow([_csv_value(row.get(c)) for c in columns])
+        if i % chunk == 0:
+            yield buf.getvalue().encode()
+            buf.seek(0)
+            buf.truncate()
+    yield buf.getvalue().encode()
+
+
+def stream_rows(name: str, columns: list[str], rows: Iterable[dict[str, Any]], fmt: ExportFormat) -> StreamingResponse:
+    """A long list (read lazily, page by page, by ``rows``) as a streamed CSV or XLSX download."""
+    if fmt is ExportFormat.csv:
+        return StreamingResponse(_logged(_rows_csv(rows, columns), name), media_type="text/csv; charset=utf-8",
+                                 headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+
+    def limited() -> Iterator[dict[str, Any]]:
+        for i, row in enumerate(rows):
+            if i >= XLSX_MAX_ROWS:
+                raise UsageError(f"{name} has more rows than an XLSX sheet holds; export it as csv")
+            yield row
+
+    return StreamingResponse(_logged(_rows_xlsx([(name, limited())], {name: columns}), name), media_type=XLSX_MIME,
+                             headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
+
+
+def _rows_xlsx(tables: Sequence[tuple[str, Iterable[dict[str, Any]]]],
+               columns_of: dict[str, list[str]] | None = None) -> Iterator[bytes]:
+    from openpyxl import Workbook
+
+    with tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024) as tmp:
+        wb = Workbook(write_only=True)
+        for name, rows in tables:
+            ws = wb.create_sheet(name[:31])
+            if columns_of and name in columns_of:
+                columns = columns_of[name]
+            else:
+                rows = list(rows)
+                columns = _columns(rows)
+            ws.append(columns)
+            for row in rows:
+                ws.append([_cell(row.get(c)) for c in columns])
+        wb.save(tmp)
+        tmp.seek(0)
+        while block := tmp.read(_STREAM_BYTES):
+            yield block
+
+
+def rows_response(name: str, tables: list[tuple[str, list[dict[str, Any]]]], fmt: str,
+                  table: str | None = None) -> StreamingResponse:
+    """A result's tables as a streamed download: CSV (one table: ``table`` or the first, header
+    = the row keys) or XLSX (one sheet per table). Rows beyond a sheet's capacity answer 400."""
+    if not tables:
+        raise UsageError(f"{name} has no table to export")
+    if fmt == ExportFormat.csv:
+        names = [t for t, _ in tables]
+        chosen = table or names[0]
+        if chosen not in names:
+            raise UsageError(f"{name} has no table {chosen!r}; use {', '.join(names)}", table=chosen)
+        rows = dict(tables)[chosen]
+        filename = f"{name}.csv" if len(tables) == 1 else f"{name}_{chosen}.csv"
+        return StreamingResponse(_logged(_rows_csv(rows), name), media_type="text/csv; charset=utf-8",
+                                 headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    if any(len(rows) > XLSX_MAX_ROWS for _, rows in tables):
+        raise UsageError(f"{name} has more rows than an XLSX sheet holds; export it as csv")
+    return StreamingResponse(_logged(_rows_xlsx(list(tables)), name), media_type=XLSX_MIME,
+                             headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})

@@ -217,6 +217,26 @@ def get_cache(request: Request) -> StatsCache | None:
     return cache
 
 
+def cached(request: Request, attr: str, key: Hashable, repo: TenantStore,
+           compute: Callable[[], bytes], ttl: float = 300.0) -> tuple[bytes, bool]:
+    """``compute()`` through the app's cache named ``attr`` (one per kind of answer), keyed by
+    ``key`` and revalidated against the tenant's :func:`data_version` (``ttl`` only bounds how
+    long unused answers stay in memory); (body, hit). Without
+    caching (``create_app(stats_cache=False)``) it always computes."""
+    state = request.app.state
+    if not getattr(state, "stats_cache_enabled", True):
+        return compute(), False
+    cache: StatsCache | None = getattr(state, attr, None)
+    if cache is None:
+        with _cache_lock:
+            cache = getattr(state, attr, None)
+            if cache is None:
+                cache = StatsCache(ttl=ttl)
+                setattr(state, attr, cache)
+    body, hit = cache.get_or_compute(key, lambda: data_version(repo), compute)
+    return body, hit
+
+
 # --- the queries ----------------------------------------------------------------------------
 
 

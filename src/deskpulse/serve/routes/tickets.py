@@ -17,10 +17,11 @@ from __future__ import annotations
 import base64
 import enum
 import json
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from deskpulse.errors import NotFoundError
@@ -77,6 +78,12 @@ class SlaStatus(enum.StrEnum):
     paused = "paused"
     active_breached = "active_breached"
     not_applicable = "not_applicable"
+
+
+class ListFormat(enum.StrEnum):
+    json = "json"
+    csv = "csv"
+    xlsx = "xlsx"
 
 
 class Sort(enum.StrEnum):
@@ -389,8 +396,12 @@ def _filters(
 # --- routes -----------------------------------------------------------------------------------
 
 
-@root_router.get("/tickets", response_model=TicketPage, summary="List tickets")
+@root_router.get("/tickets", response_model=TicketPage, summary="List tickets",
+                 responses={200: {"content": {"text/csv": {}, "application/vnd.openxmlformats-officedocument"
+                                                                ".spreadsheetml.sheet": {}},
+                                  "description": "One page (JSON), or every match as CSV / XLSX (format=)."}})
 def list_tickets(
+    request: Request,
     repo: ReadRepo,
     _tenant: TenantParam,
     status: Annotated[list[Status] | None, Query(description="Repeat for several.")] = None,
@@ -416,18 +427,63 @@ def list_tickets(
     cursor: Cursor = None,
     page: Page = None,
     include_total: Annotated[bool, Query(description="Also count all matching tickets.")] = False,
-) -> TicketPage:
+    format: Annotated[ListFormat, Query(description="json: one page; csv or xlsx: every matching ticket, streamed (the list's filters and sort; no paging).")] = ListFormat.json,
+) -> TicketPage | Response:
     """Tickets of the caller's tenant, filtered; keyset pagination on (sort key, ticket_id).
 
     List parameters repeat (``status=open&status=pending``); different parameters combine with
-    AND. Soft-deleted tickets are left out unless ``include_deleted=true``.
+    AND. Soft-deleted tickets are left out unless ``include_deleted=true``. ``format=csv|xlsx``
+    exports every matching ticket instead of one page, read page by page while streaming.
     """
     q = _filters(repo, status=status, priority=priority, urgency=urgency, group=group, assignee=assignee,
                  requester=requester, channel=[*(channel or []), *(source or [])] or None, category=category,
                  brand=brand, region=region, tier=tier, organization=organization, sla_status=sla_status,
                  created_from=created_from, created_to=created_to, include_deleted=include_deleted)
-    return ticket_page(repo, q, sort=sort, limit=page_size or limit, cursor=cursor, page=page,
-                       include_total=include_total)
+    if format is not ListFormat.json:
+        return export_tickets(repo, q, sort, format)
+
+    def compute() -> bytes:
+        return ticket_page(repo, q, sort=sort, limit=page_size or limit, cursor=cursor, page=page,
+                           include_total=include_total).model_dump_json().encode()
+
+    from deskpulse.serve.routes.stats import cached
+
+    body, hit = cached(request, "list_cache", (repo.store.url, repo.tenant_id, "tickets",
+                                               tuple(sorted(request.query_params.multi_items()))), repo, compute)
+    return Response(body, media_type="application/json", headers={"X-List-Cache": "hit" if hit else "miss"})
+
+
+def iter_tickets(repo: TenantStore, q: TicketQuery, sort: Sort) -> Iterator[dict[str, Any]]:
+    """Every ticket matching ``q`` in ``sort`` order, read lazily in keyset pages of MAX_LIMIT."""
+    cursor: str | None = None
+    while True:
+        page = ticket_page(repo, q, sort=sort, limit=MAX_LIMIT, cursor=cursor, page=None, include_total=False)
+        for item in page.items:
+            yield item.model_dump()
+        if not page.next_cursor:
+            return
+        cursor = page.next_cursor
+
+
+def export_tickets(repo: TenantStore, q: TicketQuery, sort: Sort, fmt: ListFormat) -> Response:
+    """The filtered list as a streamed CSV/XLSX (``extra`` as JSON text, instants with ``Z``)."""
+    from deskpulse.serve.routes.exports import ExportFormat, stream_rows
+
+    columns = list(Ticket.model_fields)
+    rows = iter_tickets(repo, q, sort)
+    first = next(rows, None)  # errors before the status line still get the error shape
+
+    def all_rows() -> Iterator[dict[str, Any]]:
+        yield from ([first] if first is not None else [])
+        yield from rows
+
+    def shaped() -> Iterator[dict[str, Any]]:
+        for row in all_rows():
+            if row.get("extra") is not None:
+                row["extra"] = json.dumps(row["extra"], sort_keys=True)
+            yield row
+
+    return stream_rows("tickets", columns, shaped(), ExportFormat(fmt.value))
 
 
 @root_router.get("/tickets/urgent", response_model=TicketPage, summary="Urgent open tickets")

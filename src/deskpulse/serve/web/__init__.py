@@ -7,6 +7,13 @@ the caller's tenant. Figures come from :mod:`deskpulse.analytics`; charts are dr
 ``plotly.min.js`` shipped inside the installed ``plotly`` package (no CDN, works offline).
 """
 
+from deskpulse.serve.web.agents_pages import router as _agents_router
+from deskpulse.serve.web.manage import router as _manage_router
 from deskpulse.serve.web.pages import router
+
+# Report schedules and alert rules (web/manage.py) are pages of the same dashboard.
+router.include_router(_manage_router)
+# Skills & routing and the header's availability widget (issue 8: web/agents_pages.py).
+router.include_router(_agents_router)
 
 __all__ = ["router"]

@@ -45,7 +45,7 @@ from deskpulse.analytics.filters import DIMENSIONS, Filters
 from deskpulse.analytics.results import analysis_now, plain
 from deskpulse.errors import NotFoundError, UsageError
 from deskpulse.serve.auth import AuthError
-from deskpulse.serve.routes._shared import WHEN_PATTERN, invalid, parse_when
+from deskpulse.serve.routes._shared import WHEN_PATTERN, in_list, invalid, parse_when
 from deskpulse.serve.routes.tickets import (
     MAX_LIMIT,
     Priority,
@@ -72,6 +72,7 @@ from deskpulse.serve.web.session import (
     Page,
     PageContext,
     PageRoute,
+    jwt_secret,
     safe_next,
     token_of,
     verify,
@@ -97,7 +98,8 @@ STATIC_DIR: Final = Path(__file__).parent / "static"
 STATIC_FILES: Final = {"app.css": "text/css", "app.js": "text/javascript", "favicon.svg": "image/svg+xml"}
 NAV: Final = (("overview", "/ui/", "Overview"), ("agents", "/ui/agents", "Agents"),
               ("bottlenecks", "/ui/bottlenecks", "Bottlenecks"), ("forecast", "/ui/forecast", "Forecast & staffing"),
-              ("tickets", "/ui/tickets", "Tickets"))
+              ("tickets", "/ui/tickets", "Tickets"), ("schedules", "/ui/schedules", "Schedules"),
+              ("alerts", "/ui/alerts", "Alerts"))
 FACET_LIMIT: Final = 300
 FACET_TTL: Final = 60.0
 #: Ticket-list parameters: name -> label, in the order the filter form shows them.
@@ -217,32 +219,63 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
 
 
+#: Lifetime of a session started with a username and password (a token login keeps the token's).
+SESSION_HOURS: Final = 12
+
+
+def _login_page(request: Request, target: str, status: int, error: str, username: str = "") -> Response:
+    return html(request, "login.html", status_code=status, ctx=None, next=target, error=error, title="Log in",
+                username=username)
+
+
+def _session(request: Request, token: str, target: str, max_age: int | None) -> Response:
+    resp = RedirectResponse(target, status_code=303)
+    resp.set_cookie(COOKIE, token, max_age=max_age, path=COOKIE_PATH, httponly=True, samesite="lax",
+                    secure=request.url.scheme == "https")
+    return resp
+
+
 @router.post(LOGIN_PATH)
 async def login(request: Request) -> Response:
+    """Start a session from a username and password (a dashboard user) or from a pasted token."""
+    from starlette.concurrency import run_in_threadpool
+
+    from deskpulse.serve.auth import create_token
+    from deskpulse.serve.routes.auth import password_login
+    from deskpulse.serve.users import LoginThrottled
+
     form = await _form(request)
     target = safe_next(form.get("next"))
     if not _same_origin(request):
-        return html(request, "login.html", status_code=403, ctx=None, next=target,
-                    error="This form must be posted from the dashboard itself.", title="Log in")
+        return _login_page(request, target, 403, "This form must be posted from the dashboard itself.")
+    username = form.get("username", "").strip()
+    if username:
+        try:
+            principal = await run_in_threadpool(password_login, request, username, form.get("password", ""))
+        except LoginThrottled as exc:
+            return _login_page(request, target, 429, exc.message, username)
+        except AuthError:
+            return _login_page(request, target, 401, "Invalid username or password.", username)
+        ttl = SESSION_HOURS * 3600
+        token = create_token(jwt_secret(request), tenant_id=principal.tenant_id, role=principal.role,
+                             subject=principal.subject, ttl_seconds=ttl)
+        log.info("dashboard login: user %s, tenant %s", principal.subject, principal.tenant_id)
+        return _session(request, token, target, ttl)
     token = "".join(form.get("token", "").split())
     if token.lower().startswith("bearer"):
         token = token[6:]
     try:
-        principal = verify(request, token) if token else None
+        caller = verify(request, token) if token else None
     except AuthError:
-        principal = None
-    if principal is None:
-        return html(request, "login.html", status_code=401, ctx=None, next=target,
-                    error="That token is not valid (forged, expired, or for another server).", title="Log in")
+        caller = None
+    if caller is None:
+        return _login_page(request, target, 401, "That token is not valid (forged, expired, or for another server).")
     import jwt
 
     exp = jwt.decode(token, options={"verify_signature": False}).get("exp")
     max_age = max(int(exp - time.time()), 0) if isinstance(exp, int | float) else None
-    resp = RedirectResponse(target, status_code=303)
-    resp.set_cookie(COOKIE, token, max_age=max_age, path=COOKIE_PATH, httponly=True, samesite="lax",
-                    secure=request.url.scheme == "https")
-    log.info("dashboard login: subject %s, tenant %s", principal.subject, principal.tenant_id)
-    return resp
+    log.info("dashboard login: subject %s, tenant %s", caller.subject, caller.tenant_id)
+    return _session(request, token, target, max_age)
 
 
 @router.post("/ui/logout")
@@ -441,6 +474,10 @@ def ticket_query(request: Request, repo: TenantStore) -> TicketQuery:
     hour = _int(request, "created_hour", 0, 23)
     if hour is not None:
         q.add("CAST(extract(hour FROM created_at) AS INTEGER) = $created_hour", created_hour=hour)
+    policy = _strings(request, "policy")
+    if policy:  # the SLA policy the build matched (drill-down of the overview's policy table)
+        values = in_list("m.policy", "pol", policy, q.params)  # placeholders only, values bound
+        q.add(f"EXISTS (SELECT 1 FROM ticket_metrics m WHERE m.ticket_id = tickets.ticket_id AND {values})")  # noqa: S608
     due = _when(request, "due_before")
     if due is not None:
         q.add(
@@ -463,7 +500,8 @@ def _sort(request: Request) -> Sort:
 #: Ticket-list parameters that are filters (kept in links; ``cursor`` is not).
 LIST_FILTER_NAMES: Final = ("status", "priority", "urgency", "sla_status", "group", "assignee", "requester",
                             "channel", "category", "brand", "region", "tier", "organization", "created_from",
-                            "created_to", "include_deleted", "created_weekday", "created_hour", "due_before")
+                            "created_to", "include_deleted", "created_weekday", "created_hour", "due_before",
+                            "policy")
 
 
 CHIP_LABELS: Final = {"created_to": "created before", "created_weekday": "weekday (UTC, 1 = Mon)",
@@ -571,7 +609,7 @@ def _all_tickets(repo: TenantStore, q: TicketQuery, sort: Sort) -> Iterator[dict
         cursor = page.next_cursor
 
 
-CSV_NAMES: Final = ("tickets", "sla_priority", "sla_group", "backlog", "queue", "agents", "bottlenecks",
+CSV_NAMES: Final = ("tickets", "sla_priority", "sla_group", "sla_policy", "backlog", "queue", "agents", "bottlenecks",
                     "forecast", "forecast_weeks", "backtest", "staffing", "ticket_events", "ticket_sla")
 
 
@@ -601,7 +639,7 @@ def csv_export(ctx: Page, name: str) -> Response:
     f = view.filters(now)
     cfg = ctx.config
     rows: list[dict[str, Any]]
-    if name in ("sla_priority", "sla_group", "backlog", "queue"):
+    if name in ("sla_priority", "sla_group", "sla_policy", "backlog", "queue"):
         if name == "queue":
             queue = panels.work_queue(ctx.repo, cfg, now, Filters(values=dict(f.values)), panels.CSV_QUEUE_ROWS)
             rows = queue.rows()

@@ -30,6 +30,7 @@ from deskpulse.analytics.resolution import (
     resolution,
     response_times,
 )
+from deskpulse.analytics.results import BREAKDOWNS
 from deskpulse.analytics.risk import BreachModel, WorkQueue, fit_breach_model, next_best
 from deskpulse.analytics.staffing import StaffingPlan, staffing_plan
 from deskpulse.config import AppConfig
@@ -48,7 +49,9 @@ log = logging.getLogger(__name__)
 
 V = TypeVar("V")
 MISSED: Final = ["breached", "active_breached"]
-SLA_BREAKDOWNS: Final = ("priority", "group")
+#: The overview's SLA attainment tables; "policy" when the analytics library breaks down by the
+#: SLA policy the build matched (``analytics.results.BREAKDOWNS``).
+SLA_BREAKDOWNS: Final = ("priority", "group", *(("policy",) if "policy" in BREAKDOWNS else ()))
 PRIORITY_ORDER: Final = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
 QUEUE_ROWS: Final = 15
 CHART_FINDINGS: Final = 20
@@ -186,7 +189,8 @@ def overview(repo: TenantStore, primary: TenantStore, cfg: AppConfig, as_of: dat
         response=attempt("first response", lambda: response_times(repo, f, th, by=SLA_BREAKDOWNS)),
         # backlog_report may (re)build the backlog_daily table: it runs on the primary connection
         backlog=attempt("backlog", lambda: backlog_report(primary, f)),
-        queue=attempt("next-best-ticket queue", lambda: work_queue(repo, cfg, as_of, dims, queue_rows)),
+        queue=attempt("next-best-ticket queue", lambda: work_queue(repo, cfg, as_of, dims, queue_rows))
+        if queue_rows > 0 else Panel(),
         target=th.sla_target_percentage,
     )
     if out.resolution.value is not None and out.response.value is not None:

@@ -167,7 +167,17 @@
     });
   }
 
+  /* forms that delete something ask first (no inline script: the CSP forbids it) */
+  function initConfirms(root) {
+    each(root, "form[data-confirm]", function (form) {
+      form.addEventListener("submit", function (ev) {
+        if (!window.confirm(form.getAttribute("data-confirm"))) { ev.preventDefault(); }
+      });
+    });
+  }
+
   function initAll(root) {
+    initConfirms(root);
     initCharts(root);
     initTables(root);
     initForms(root);
