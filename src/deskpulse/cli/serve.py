@@ -105,8 +105,10 @@ def run_workers(app: str, *, host: str, port: int, workers: int, log_level: str,
 
     from deskpulse.serve.app import TcpConfig
 
+    # a worker that starts slowly (a busy machine, a cold import) is not killed after uvicorn's
+    # 5 s default: the supervisor waits up to 60 s for its first health check
     config = TcpConfig(app, factory=True, host=host, port=port, workers=workers, log_level=log_level,
-                       access_log=access_log)
+                       access_log=access_log, timeout_worker_healthcheck=60)
     sock = config.bind_socket()
     try:
         Multiprocess(config, sockets=[sock]).run()

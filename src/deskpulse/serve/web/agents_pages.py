@@ -128,7 +128,7 @@ def skills_page(ctx: Page) -> Response:
     ).to_pylist()
     q = ctx.request.query_params
     return html(ctx.request, "agents_skills.html", **base_context(
-        ctx, "agents", "Skills & routing",
+        ctx, "skills", "Skills & routing",
         agents=agents, by_user={a.user_id: a for a in agents}, names=names, categories=categories,
         matrix=matrix, skills=skills, routing=get_routing_settings(repo), modes=[m.value for m in RoutingMode],
         levels=LEVEL_NAMES, statuses=[s.value for s in AgentStatus], classes=STATUS_CLASSES,

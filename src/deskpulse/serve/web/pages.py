@@ -99,7 +99,7 @@ STATIC_FILES: Final = {"app.css": "text/css", "app.js": "text/javascript", "favi
 NAV: Final = (("overview", "/ui/", "Overview"), ("agents", "/ui/agents", "Agents"),
               ("bottlenecks", "/ui/bottlenecks", "Bottlenecks"), ("forecast", "/ui/forecast", "Forecast & staffing"),
               ("tickets", "/ui/tickets", "Tickets"), ("schedules", "/ui/schedules", "Schedules"),
-              ("alerts", "/ui/alerts", "Alerts"))
+              ("alerts", "/ui/alerts", "Alerts"), ("skills", "/ui/agents/skills", "Skills & routing"))
 FACET_LIMIT: Final = 300
 FACET_TTL: Final = 60.0
 #: Ticket-list parameters: name -> label, in the order the filter form shows them.
