@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,spark]'
 	touch $(STAMP)
 
 ## demo: install, generate realistic sample data, import and build on DuckDB, print a summary
@@ -20,6 +20,7 @@ demo: $(STAMP)
 	$(VENV)/bin/deskpulse generate --tickets 20000 --seed 7 --out $(DEMO)/data
 	$(DP) import $(DEMO)/data/tickets.csv $(DEMO)/data/events.csv --rejects $(DEMO)/rejects.csv
 	$(DP) build
+	$(DP) --tenant helpdesk sync --simulate 2000 --notify-wait 3  # issue 7: helpdesk simulator -> sync -> build
 	$(DP) export ticket_sla --format csv --out $(DEMO)/out/ticket_sla.csv
 	$(DP) export ticket_metrics --format xlsx --out $(DEMO)/out/ticket_metrics.xlsx
 	$(DP) report dashboard --days 30 --out $(DEMO)/out/dashboard.html

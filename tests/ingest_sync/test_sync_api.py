@@ -154,3 +154,46 @@ def test_lock_of_a_killed_worker_expires_and_its_job_is_marked_failed(sim, api_s
         assert "orphaned" in errors
     finally:
         store.close()
+
+
+def test_ingest_end_to_end_through_workers(sim, api_server, pg_url):
+    """Seed 004 tasks 1, 2, 6 and 12 over HTTP with 2 workers on PostgreSQL: every page
+    fetched, a re-run adds nothing, changes reach /tickets/{id}/history, deletions leave the
+    lists, classification feeds /tickets/urgent, every run is in /ingest/logs."""
+    sim.seed("e2e", 45)
+    api = api_server(pg_url, workers=2)
+    h = api.headers("e2e")
+
+    def run() -> dict[str, Any]:
+        with api.client() as c:
+            r = c.post("/ingest/run", params={"tenant_id": "e2e"}, headers=h)
+            assert r.status_code == 202, r.text
+        return _wait_status(api, "e2e", r.json()["job_id"], {"completed", "failed", "cancelled"})
+
+    first = run()
+    assert first["status"] == "completed" and first["tickets"]["new"] == 45
+    assert first["processed_pages"] == first["total_pages"] == 3  # 45 tickets / 20 per page
+    assert run()["tickets"] == {"new": 0, "updated": 0, "unchanged": 45, "deleted": 0}
+    sim.mutate("e2e", update_ids=[7], delete_ids=[8],
+               set={"subject": "Our lawyer will file a lawsuit", "status": "solved"})
+    third = run()
+    assert third["tickets"] == {"new": 0, "updated": 1, "unchanged": 43, "deleted": 1}
+    with api.client() as c:
+        hist = c.get("/tickets/7/history", headers=h).json()["changes"]
+        by_field = {x["field"]: x for x in hist}
+        assert by_field["subject"]["new"] == "Our lawyer will file a lawsuit"
+        assert by_field["status"]["new"] == "solved"
+        assert by_field["urgency"]["new"] == "high" and by_field["subject"]["job_id"] == third["job_id"]
+        listed = {t["ticket_id"] for t in c.get("/tickets", params={"limit": 100}, headers=h).json()["items"]}
+        assert len(listed) == 44 and "8" not in listed  # soft-deleted: left out of lists
+        everything = c.get("/tickets", params={"limit": 100, "include_deleted": True}, headers=h).json()
+        assert len(everything["items"]) == 45
+        assert c.get("/tickets/8", headers=h).json()["deleted_at"] is not None
+        gone = c.get("/tickets/8/history", headers=h).json()["changes"]
+        assert [x["field"] for x in gone] == ["deleted_at"]
+        urgent = c.get("/tickets/urgent", params={"limit": 100}, headers=h).json()["items"]
+        assert urgent and "7" not in {t["ticket_id"] for t in urgent}  # solved: not open any more
+        assert all(t["urgency"] == "high" or t["priority"] == "urgent" for t in urgent)
+        rows = c.get("/ingest/logs", params={"tenant_id": "e2e"}, headers=h).json()
+        assert [r["status"] for r in rows] == ["completed"] * 3
+        assert [r["tickets_deleted"] for r in rows] == [1, 0, 0]  # newest first

@@ -61,6 +61,7 @@ def test_health_covers_locks_outbox_and_connector(sim, db_url, monkeypatch):
         r = client.get("/health")
         assert r.status_code == 200, r.text
         checks = r.json()["checks"]
+        assert checks["store"]["ok"]
         assert checks["ingest_locks"]["ok"] and checks["notification_outbox"]["ok"]
         assert checks["connector"]["targets"]["simulator"]["ok"]
         assert checks["notify_circuit"]["state"] == "CLOSED"
@@ -92,3 +93,64 @@ def test_cli_sync_runs_the_build(sim, tmp_path, monkeypatch):
     finally:
         store.close()
     assert parse_every("5m") == 300 and parse_every("1h30m") == 5400 and parse_every("45") == 45
+
+
+def test_cli_sync_with_a_bundled_simulator(tmp_path, monkeypatch):
+    """`deskpulse sync --simulate N` (what `make demo` runs): no helpdesk needed."""
+    from typer.testing import CliRunner
+
+    from deskpulse.cli import app
+
+    monkeypatch.delenv("DESKPULSE_HELPDESK_URL", raising=False)
+    db = str(tmp_path / "demo.duckdb")
+    res = CliRunner().invoke(app, ["sync", "--db", db, "--tenant", "demo", "--simulate", "150",
+                                   "--format", "json", "--notify-wait", "0"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["job"]["status"] == "completed" and out["job"]["tickets"]["new"] == 150
+    assert out["build"]["tickets_total"] == 150
+
+
+def test_scheduled_sync_repeats_and_rebuilds(sim, tmp_path, monkeypatch):
+    """`sync --every` (or `sync: {every: …}` in the config): each round syncs, then runs the
+    incremental build over what changed."""
+    import asyncio
+
+    import pytest
+
+    from deskpulse.cli import sync as cli_sync
+    from deskpulse.cli.output import OutFormat
+    from deskpulse.config import parse_config
+    from deskpulse.errors import ConfigError
+
+    assert cli_sync._sync_config({"every": "5m", "connector": "zendesk"})["every"] == "5m"
+    with pytest.raises(ConfigError):
+        cli_sync._sync_config({"every": "5m", "colour": "red"})
+    sim.seed("sched", 60)
+    sim.config(churn=0.05)  # the helpdesk changes after every complete listing
+    monkeypatch.setenv("DESKPULSE_SYNC_RATE_LIMIT", "0")
+    monkeypatch.setenv("DESKPULSE_NOTIFY_ENABLED", "false")
+    rounds: list[dict] = []
+
+    class Enough(Exception):
+        pass
+
+    def report(result: dict, fmt: OutFormat) -> None:
+        rounds.append(result)
+        if len(rounds) == 2:
+            raise Enough
+
+    monkeypatch.setattr(cli_sync, "_report", report)
+    store = open_store(str(tmp_path / "sched.duckdb"))
+    try:
+        with pytest.raises(Enough):
+            asyncio.run(cli_sync._run(store.tenant("sched"), parse_config({}), "simulator", 0.05,
+                                      True, 0.0, OutFormat.json, sim.base))
+    finally:
+        store.close()
+    first, second = rounds
+    assert first["job"]["tickets"]["new"] == 60 and first["build"]["mode"] == "full"
+    changed = second["job"]["tickets"]
+    assert changed["updated"] + changed["deleted"] + changed["new"] > 0
+    assert second["build"]["mode"] == "incremental"  # changed (and still open) tickets only
+    assert second["build"]["tickets_total"] == 60 + changed["new"] - changed["deleted"]

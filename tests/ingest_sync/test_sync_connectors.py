@@ -113,3 +113,70 @@ def test_fast_mapping_agrees_with_the_import_preset(source, tmp_path):
     slow = read_import(pages[0].parent if source == "fixtures" else pages[0], preset="zendesk")
     assert rejected == slow.rejects.num_rows == 0
     assert _normalise(fast) == _normalise(slow.tickets)
+
+
+_T = "2024-03-04T09:15:00Z"
+PAGE_CASES = {
+    # name: (ticket objects, mapped by Arrow rather than the Python fallback)
+    "escapes_and_offsets": ([{"id": 1, "created_at": _T, "updated_at": "2024-03-04T11:15:00+02:00",
+                              "status": "open", "note": 'he said "hi" \\ é', "n": 3, "b": False,
+                              "z": None}], True),
+    "epoch_seconds": ([{"id": 1, "created_at": 1709546400, "updated_at": 1709550000,
+                        "status": "Solved"}], True),
+    "duplicates_and_deleted": ([
+        {"id": 1, "created_at": _T, "updated_at": "2024-03-04T10:00:00Z", "status": "open"},
+        {"id": 1, "created_at": _T, "updated_at": "2024-03-04T12:00:00Z", "status": "pending"},
+        {"id": 2, "created_at": _T, "updated_at": "2024-03-05T09:15:00Z", "status": "deleted"}], True),
+    "rejects": ([{"id": 1, "status": "open"}, {"id": 2, "created_at": _T, "status": "weird"},
+                 {"created_at": _T, "status": "open"}], True),
+    "empty": ([], True),
+    "text_ids_tags_via": ([
+        {"id": "A-1", "created_at": "2024-03-04T09:15:00", "status": "open", "tags": ["x", "y"],
+         "via": {"channel": "voice"}, "satisfaction_rating": {"score": "good"}, "priority": "P1"},
+        {"id": "A-2", "created_at": "2024-03-04T09:15:00", "status": "open", "tags": [],
+         "via": None, "satisfaction_rating": None}], True),
+    "nested_extra": ([{"id": 1, "created_at": _T, "status": "open",
+                       "custom_fields": [{"id": 1, "value": "x"}]}], False),
+    "mixed_id_types": ([{"id": 1, "created_at": _T, "status": "open"},
+                        {"id": "x", "created_at": _T, "status": "open"}], False),
+    "float_extra": ([{"id": 1, "created_at": _T, "status": "open", "score": 1.5}], False),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PAGE_CASES))
+def test_arrow_page_mapping_agrees_with_the_python_mapping(case):
+    from deskpulse.ingest.sync.connectors import mapping
+
+    objs, arrow = PAGE_CASES[case]
+    body = json.dumps({"tickets": objs, "meta": {"has_more": False}}, separators=(",", ":")).encode()
+    want, want_rejected = zendesk_tickets(objs)
+    got, rejected, rest = mapping.zendesk_page(body)
+    assert (rejected, got.schema) == (want_rejected, want.schema)
+    assert _normalise(got) == _normalise(want)
+    assert rest == {"meta": {"has_more": False}}
+    if arrow:  # and it did not fall back to decoding Python objects
+        assert mapping._page_arrow(body, "tickets")[0].equals(got)
+    else:
+        with pytest.raises(mapping._Fallback):
+            mapping._page_arrow(body, "tickets")
+
+
+def test_arrow_page_mapping_on_simulator_pages_and_fixtures():
+    from deskpulse.ingest.simulator import SimConfig, Simulator
+    from deskpulse.ingest.sync.connectors.mapping import PageFormatError, zendesk_page
+
+    sim = Simulator(SimConfig(tickets_per_tenant=0))
+    sim.tenant("x", 450)
+    sim.mutate("x", delete_ids=[3, 4], update_ids=[5], set_fields={"priority": "P1"})
+    bodies = [sim.list_page("x", {"page[size]": "200"}, "http://sim"),
+              json.dumps(sim.incremental("x", {"start_time": "0"}, "http://sim")).encode()]
+    bodies += [p.read_bytes() for p in sorted((FIXTURES / "tickets").glob("*.json"))]
+    for body in bodies:
+        doc = json.loads(body)
+        want, want_rejected = zendesk_tickets(doc.pop("tickets"))
+        got, rejected, rest = zendesk_page(body)
+        assert rejected == want_rejected and _normalise(got) == _normalise(want)
+        assert rest == doc
+    for bad in (b"not json", b'{"meta": {}}', b'{"tickets": 3}'):
+        with pytest.raises(PageFormatError):
+            zendesk_page(bad)

@@ -4,14 +4,21 @@
 ``sync`` runs one ingest for the tenant through a connector — under the same per-tenant lock,
 audit log and rate limit as ``POST /ingest/run`` — then the incremental SLA build, then sends
 due notifications for a little while. ``--every 5m`` (or ``sync.every`` in the config file)
-repeats it on a schedule, with the notification sender running in between.
+repeats it on a schedule, with the notification sender running in between. ``--simulate N``
+syncs from a simulator started in this process on a loopback port with N tickets for the
+tenant (``make demo`` uses it: no helpdesk account needed).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import typer
@@ -96,6 +103,8 @@ def sync(
     notify_wait: Annotated[float, typer.Option("--notify-wait", min=0,
                                                help="Seconds to send due notifications after a one-off sync.")] = 10.0,
     fmt: Annotated[OutFormat, typer.Option("--format", help="Summary as table or json.")] = OutFormat.table,
+    simulate: Annotated[int | None, typer.Option(
+        "--simulate", min=1, help="Sync from a simulator run in this process with N tickets.")] = None,
     db: DbOpt = None,
     tenant: TenantOpt = None,
     config: ConfigOpt = None,
@@ -113,18 +122,54 @@ def sync(
     interval = parse_every(every or section["every"]) if (every or section.get("every")) else None
     name = connector.value if connector else section.get("connector")
     repo = open_repo(ctx)
-    results = asyncio.run(_run(repo, cfg, name, interval, build, notify_wait, fmt))
+    with _simulator(simulate, repo.tenant_id) as url:
+        if url is not None:
+            name = "simulator"
+        results = asyncio.run(_run(repo, cfg, name, interval, build, notify_wait, fmt, url))
     failed = [r for r in results if r["job"]["status"] == "failed"]
     if failed and interval is None:
         raise ComponentMissingError(f"sync failed: {failed[-1]['job'].get('error')}",
                                     job_id=failed[-1]["job"]["job_id"])
 
 
+@contextlib.contextmanager
+def _simulator(tickets: int | None, tenant: str) -> Iterator[str | None]:
+    """The helpdesk simulator served from a thread on a free loopback port (or nothing)."""
+    if tickets is None:
+        yield None
+        return
+    import uvicorn
+
+    from deskpulse.ingest.simulator import SimConfig, create_simulator_app
+
+    app = create_simulator_app(SimConfig(tickets_per_tenant=tickets, churn=0.0))
+    app.state.sim.tenant(tenant, tickets)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="helpdesk-simulator", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise ComponentMissingError("the helpdesk simulator did not start", port=port)
+        time.sleep(0.02)
+    err_console.print(f"helpdesk simulator on http://127.0.0.1:{port} ({tickets} tickets)")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
 async def _run(repo: Any, cfg: Any, connector: str | None, interval: float | None, build: bool,
-               notify_wait: float, fmt: OutFormat) -> list[dict[str, Any]]:
+               notify_wait: float, fmt: OutFormat, helpdesk_url: str | None = None
+               ) -> list[dict[str, Any]]:
+    from deskpulse.ingest.sync.config import get_sync_settings
     from deskpulse.ingest.sync.service import SyncService
 
-    svc = SyncService(repo.store)
+    svc = SyncService(repo.store, get_sync_settings(helpdesk_url=helpdesk_url))
     await svc.start(sender=interval is not None)
     results: list[dict[str, Any]] = []
     try:

@@ -566,6 +566,8 @@ def create_simulator_app(config: SimConfig | None = None,
         if action == "seed":
             data = sim.tenant(tenant, int(body.get("tickets", sim.config.tickets_per_tenant)),
                               body.get("seed"))
+            for tid in data.ids():  # serialise now: a timed first listing measures the client
+                data.encode(tid)
             return JSONResponse({"tickets": len(data.tickets)})
         if action == "mutate":
             return JSONResponse(sim.mutate(

@@ -10,6 +10,7 @@ The pieces, one module each:
 * :mod:`.lock` — the per-tenant ingest lock (atomic INSERT … ON CONFLICT with expiry);
 * :mod:`.connectors` — simulator, Zendesk Incremental Export and Intercom behind one interface;
 * :mod:`.classify` — rule-based urgency / sentiment / requires_action from a YAML file;
+* :mod:`.reclassify` — the same rules over tickets a file import wrote (``deskpulse import``);
 * :mod:`.apply` — set-based change detection, field history, soft deletes, outbox rows;
 * :mod:`.jobs` — job lifecycle: start (lock + audit row), pages, heartbeat, cancel, finish;
 * :mod:`.outbox` — the background notification sender behind the breaker;

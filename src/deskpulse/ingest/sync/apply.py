@@ -123,20 +123,24 @@ WHERE t.ticket_id IS NULL OR {_CHANGED}
 """  # noqa: S608 - fixed names
 
 
-def new_or_changed(store: Any, tenant_id: str, tickets: pa.Table) -> pa.Table:
+def new_or_changed(store: Any, tenant_id: str, tickets: pa.Table, *, analyze: bool = True
+                   ) -> pa.Table:
     """The rows of ``tickets`` that are new or newer than the stored ones (a cheap pre-pass:
-    unchanged rows then skip hashing, classification and the full staging)."""
+    unchanged rows then skip hashing, classification and the full staging). ``analyze``:
+    refresh the PostgreSQL statistics of the staging table (once per job is enough: the
+    planner scales them to the table's current size)."""
     keys = tickets.select(["ticket_id", "updated_at", "deleted_at"])
     with store.transaction():
         _ensure_stage(store)
         store.execute(f"DELETE FROM {KEYS}")  # noqa: S608 - fixed name
         store.insert_arrow(KEYS, keys)
-        if store.dialect == "postgresql":
+        if analyze and store.dialect == "postgresql":
             store.execute(f"ANALYZE {KEYS}")
-        ids = [r[0] for r in store.execute(_CHANGED_IDS_SQL, {"tenant": tenant_id})]
+        ids = store.arrow(_CHANGED_IDS_SQL, {"tenant": tenant_id}).column(0)
     if len(ids) == tickets.num_rows:
         return tickets
-    return tickets.filter(pc.is_in(tickets.column("ticket_id"), value_set=pa.array(ids, pa.string())))
+    value_set = ids.combine_chunks().cast(pa.string()) if len(ids) else pa.array([], pa.string())
+    return tickets.filter(pc.is_in(tickets.column("ticket_id"), value_set=value_set))
 
 
 _COUNT_SQL = f"""
@@ -216,8 +220,10 @@ def apply_page(
     rejected: int = 0,
     pages: int = 1,
     unchanged: int = 0,
+    analyze_stage: bool = True,
 ) -> PageResult:
-    """Write one prepared page (see :func:`prepare`) and the job's progress, atomically."""
+    """Write one prepared batch of pages (see :func:`prepare`) and the job's progress,
+    atomically. ``analyze_stage`` as ``analyze`` in :func:`new_or_changed`."""
     p = {"tenant": tenant_id, "job": job_id, "now": now, "source": source}
     r = PageResult(unchanged=unchanged)
     with store.transaction():
@@ -225,7 +231,7 @@ def apply_page(
             _ensure_stage(store)
             store.execute(f"DELETE FROM {STAGE}")  # noqa: S608 - fixed name
             store.insert_arrow(STAGE, staged)
-            if store.dialect == "postgresql":
+            if analyze_stage and store.dialect == "postgresql":
                 store.execute(f"ANALYZE {STAGE}")
             new, new_deleted, deleted, updated, same = store.execute(_COUNT_SQL, bind(_COUNT_SQL, p))[0]
             r.new, r.updated = int(new), int(updated)

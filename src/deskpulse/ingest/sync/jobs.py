@@ -58,8 +58,8 @@ log = logging.getLogger(__name__)
 
 RUNNING, COMPLETED, FAILED, CANCELLED = "running", "completed", "failed", "cancelled"
 #: Pages fetched ahead of the writer, and the most rows one write transaction takes.
-QUEUE_PAGES = 8
-BATCH_ROWS = 5000
+QUEUE_PAGES = 16
+BATCH_ROWS = 20_000
 
 
 def default_owner() -> str:
@@ -79,6 +79,8 @@ class Job:
     inserted_since_analyze: int = 0
     analyzed_rows: int = 0
     prefilter: bool = True  # skip unchanged rows early (off while loading an empty tenant)
+    keys_analyzed: bool = False  # PostgreSQL statistics of the staging tables taken (once
+    stage_analyzed: bool = False  # per job: the planner scales them to the current size)
 
 
 def sweep_orphans(store: Any, now: datetime, tenant_id: str | None = None) -> int:
@@ -319,7 +321,8 @@ class JobRunner:
         events = [p.events for p in batch if p.events is not None and p.events.num_rows]
         unchanged = 0
         if job.prefilter and tickets.num_rows:
-            fresh = new_or_changed(store, job.tenant_id, tickets)
+            fresh = new_or_changed(store, job.tenant_id, tickets, analyze=not job.keys_analyzed)
+            job.keys_analyzed = True
             unchanged = tickets.num_rows - fresh.num_rows
             tickets = fresh
         staged = prepare(tickets, self._rules(), job.tenant_id)
@@ -328,10 +331,11 @@ class JobRunner:
             staged=staged, events=pa.concat_tables(events) if events else None, now=self.now(),
             now_epoch=self.clock.now(), total_pages=last.total_pages, state=last.state,
             api_calls=calls, rejected=sum(p.rejected for p in batch), pages=len(batch),
-            unchanged=unchanged,
+            unchanged=unchanged, analyze_stage=not job.stage_analyzed,
         )
+        job.stage_analyzed = job.stage_analyzed or staged.num_rows > 0
         job.inserted_since_analyze += result.new + result.deleted
-        if job.inserted_since_analyze >= max(1000, job.analyzed_rows // 2):
+        if job.inserted_since_analyze >= max(1000, job.analyzed_rows):
             refresh_statistics(store)
             job.analyzed_rows += job.inserted_since_analyze
             job.inserted_since_analyze = 0

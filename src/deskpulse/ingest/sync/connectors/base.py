@@ -156,6 +156,11 @@ class HttpClient:
         resp = await self.request("GET", url, **kw)
         return _json(resp, url)
 
+    async def get_bytes(self, url: str, **kw: Any) -> bytes:
+        """The raw body (for connectors that parse pages off the event loop)."""
+        resp = await self.request("GET", url, **kw)
+        return resp.content
+
     async def post_json(self, url: str, body: Any, **kw: Any) -> Any:
         resp = await self.request("POST", url, json=body, **kw)
         return _json(resp, url)

@@ -6,16 +6,23 @@ tickets a complete, stable listing did not include. Cursor mode (``page[size]`` 
 ``per_page``) is what seed 004's mock API offers — when the total count moves between pages
 the listing is marked unstable and nothing is swept (a shifted offset could hide a live
 ticket). The total page count comes from ``tickets/count.json`` (cursor mode) or ``count``.
+
+Pages are parsed and mapped by :func:`~.mapping.zendesk_page` in a worker thread (Arrow's JSON
+reader, no Python object per ticket), so the event loop stays free for heartbeats and requests
+while the next page downloads.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pyarrow as pa
+
 from deskpulse.ingest.sync.connectors.base import ConnectorError, HttpClient, Page
-from deskpulse.ingest.sync.connectors.mapping import zendesk_tickets
+from deskpulse.ingest.sync.connectors.mapping import PageFormatError, zendesk_page
 
 
 class SimulatorConnector:
@@ -49,8 +56,8 @@ class SimulatorConnector:
             params: dict[str, Any] = {"page[size]": self.page_size}
             if after:
                 params["page[after]"] = after
-            doc = await http.get_json(f"{self.base}/tickets.json", params=params)
-            tickets, rejected = zendesk_tickets(_objects(doc, "tickets"))
+            body = await http.get_bytes(f"{self.base}/tickets.json", params=params)
+            tickets, rejected, doc = await _parse(body)
             seen += 1
             meta = doc.get("meta") or {}
             has_more = bool(meta.get("has_more"))
@@ -67,14 +74,14 @@ class SimulatorConnector:
         page = 1
         first_count: int | None = None
         while True:
-            doc = await http.get_json(f"{self.base}/tickets.json",
-                                      params={"page": page, "per_page": self.page_size})
+            body = await http.get_bytes(f"{self.base}/tickets.json",
+                                        params={"page": page, "per_page": self.page_size})
+            tickets, rejected, doc = await _parse(body)
             count = int(doc.get("count") or 0)
             if first_count is None:
                 first_count = count
             elif count != first_count:
                 self.listing_stable = False
-            tickets, rejected = zendesk_tickets(_objects(doc, "tickets"))
             total_pages = max(page, math.ceil(count / self.page_size))
             yield Page(tickets, total_pages=total_pages, rejected=rejected)
             if not doc.get("next_page"):
@@ -84,7 +91,9 @@ class SimulatorConnector:
                 raise ConnectorError("the ticket list did not end")
 
 
-def _objects(doc: Any, key: str) -> list[dict[str, Any]]:
-    if not isinstance(doc, dict) or not isinstance(doc.get(key), list):
-        raise ConnectorError(f"the answer has no {key!r} list")
-    return [o for o in doc[key] if isinstance(o, dict)]
+async def _parse(body: bytes) -> tuple[pa.Table, int, dict[str, Any]]:
+    """Map a ticket-list page in a worker thread."""
+    try:
+        return await asyncio.to_thread(zendesk_page, body, "tickets")
+    except PageFormatError as exc:
+        raise ConnectorError(exc.message) from exc
