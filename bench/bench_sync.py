@@ -32,11 +32,11 @@ from typing import Any
 import httpx
 import pyarrow as pa
 
-from deskpulse.ingest.sync.config import SyncSettings
 from deskpulse.ingest.sync.connectors.base import HttpClient
 from deskpulse.ingest.sync.connectors.simulator import SimulatorConnector
 from deskpulse.ingest.sync.service import SyncService
 from deskpulse.model import TICKET_COLUMNS
+from deskpulse.settings import SyncSettings
 from deskpulse.store import Store, open_store
 
 PG_DEFAULT = os.environ.get("DESKPULSE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

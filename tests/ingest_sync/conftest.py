@@ -24,9 +24,9 @@ from typing import Any
 import httpx
 import pytest
 
-from deskpulse.ingest.sync.config import SyncSettings
 from deskpulse.ingest.sync.service import SyncService
 from deskpulse.serve.auth import create_token
+from deskpulse.settings import SyncSettings
 from deskpulse.store import Store, open_store
 
 SECRET = "sync-test-secret-" + "s" * 40

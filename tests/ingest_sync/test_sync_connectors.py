@@ -14,10 +14,10 @@ import pytest
 
 from deskpulse.errors import ComponentMissingError
 from deskpulse.ingest import read_import
-from deskpulse.ingest.sync.config import SyncSettings
 from deskpulse.ingest.sync.connectors.base import HttpClient, make_connector
 from deskpulse.ingest.sync.connectors.mapping import zendesk_tickets
 from deskpulse.ingest.sync.connectors.zendesk import ZendeskConnector
+from deskpulse.settings import SyncSettings
 from tests.ingest_sync.conftest import run_job
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ingest" / "zendesk"

@@ -193,7 +193,7 @@ def smtp(tmp_path: Path) -> Iterator[SmtpServer]:
 
 
 def smtp_settings(server: SmtpServer, **kwargs: Any) -> Any:
-    from deskpulse.reports.settings import load_smtp_settings
+    from deskpulse.settings import load_smtp_settings
 
     base: dict[str, Any] = {"host": "127.0.0.1", "port": server.port, "security": "none",
                             "sender": "reports@deskpulse.test", "timeout": 5.0,
@@ -209,7 +209,7 @@ class RecordingMailer:
     """A Mailer double that keeps what it was asked to send (thread-safe)."""
 
     def __init__(self) -> None:
-        from deskpulse.reports.settings import load_smtp_settings
+        from deskpulse.settings import load_smtp_settings
 
         self.settings = load_smtp_settings(sender="reports@deskpulse.test")
         self.sent: list[EmailMessage] = []

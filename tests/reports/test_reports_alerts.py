@@ -29,7 +29,7 @@ from deskpulse.reports.alerts import (
     update_rule,
 )
 from deskpulse.reports.mailer import Mailer
-from deskpulse.reports.settings import load_report_settings
+from deskpulse.settings import load_report_settings
 from tests.reports.conftest import (
     TENANT,
     Built,

@@ -17,7 +17,7 @@ from deskpulse.reports.definitions import ReportParams, build_report
 from deskpulse.reports.mailer import DeliveryFailed, Mailer, build_message
 from deskpulse.reports.render import attachments, parse_formats
 from deskpulse.reports.schedules import ReportRunner, ScheduleSpec, add_schedule, list_runs
-from deskpulse.reports.settings import load_report_settings
+from deskpulse.settings import load_report_settings
 from tests.reports.conftest import (
     TENANT,
     Built,
@@ -136,7 +136,7 @@ def test_implicit_tls(built: Built, tmp_path: Path) -> None:
 def test_unreachable_server_is_retried_with_backoff_then_recorded(built: Built) -> None:
     waits: list[float] = []
     port = free_port()  # nothing listens there
-    from deskpulse.reports.settings import load_smtp_settings
+    from deskpulse.settings import load_smtp_settings
 
     settings = load_smtp_settings(host="127.0.0.1", port=port, security="none", attempts=4,
                                   backoff_seconds=1.0, backoff_cap_seconds=8.0, timeout=2.0)

@@ -25,7 +25,7 @@ from deskpulse.reports.schedules import (
     remove_schedule,
     update_schedule,
 )
-from deskpulse.reports.settings import load_report_settings
+from deskpulse.settings import load_report_settings
 from deskpulse.store import open_store
 from tests.reports.conftest import (
     TENANT,
@@ -134,7 +134,7 @@ def _process_worker(url: str, port: int, now: datetime, barrier: Any, out: Any) 
     from deskpulse.config import parse_config
     from deskpulse.reports.mailer import Mailer
     from deskpulse.reports.schedules import ReportRunner
-    from deskpulse.reports.settings import load_smtp_settings
+    from deskpulse.settings import load_smtp_settings
     from deskpulse.store import open_store
 
     store = open_store(url, migrate=False)

@@ -166,8 +166,8 @@ def _simulator(tickets: int | None, tenant: str) -> Iterator[str | None]:
 async def _run(repo: Any, cfg: Any, connector: str | None, interval: float | None, build: bool,
                notify_wait: float, fmt: OutFormat, helpdesk_url: str | None = None
                ) -> list[dict[str, Any]]:
-    from deskpulse.ingest.sync.config import get_sync_settings
     from deskpulse.ingest.sync.service import SyncService
+    from deskpulse.settings import get_sync_settings
 
     svc = SyncService(repo.store, get_sync_settings(helpdesk_url=helpdesk_url))
     await svc.start(sender=interval is not None)

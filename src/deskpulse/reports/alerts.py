@@ -70,7 +70,7 @@ from deskpulse.reports.cron import zone
 from deskpulse.reports.lease import compare_and_set, lease_end
 from deskpulse.reports.mailer import DeliveryFailed, Mailer, plain_message
 from deskpulse.reports.schedules import check_filters, check_recipients, now_utc, worker_name
-from deskpulse.reports.settings import ReportSettings, load_report_settings
+from deskpulse.settings import ReportSettings, load_report_settings
 from deskpulse.store import Store, TenantStore
 
 log = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ from typing import Final
 from deskpulse.ingest.sync.retry import Backoff
 from deskpulse.reports.document import ReportDocument, Table
 from deskpulse.reports.render import CSS, Attachment, render_html
-from deskpulse.reports.settings import SmtpSecurity, SmtpSettings
+from deskpulse.settings import SmtpSecurity, SmtpSettings
 
 log = logging.getLogger(__name__)
 

@@ -46,7 +46,7 @@ from deskpulse.reports.definitions import ReportParams, build_report, check_repo
 from deskpulse.reports.lease import compare_and_set, is_write_conflict, lease_end
 from deskpulse.reports.mailer import DeliveryFailed, Mailer, build_message
 from deskpulse.reports.render import attachments, parse_formats
-from deskpulse.reports.settings import ReportSettings, load_report_settings
+from deskpulse.settings import ReportSettings, load_report_settings
 from deskpulse.store import Store
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from deskpulse.config import AppConfig
 from deskpulse.reports.alerts import AlertChecker, CheckResult, WebhookSender
 from deskpulse.reports.mailer import Mailer
 from deskpulse.reports.schedules import ReportRunner, RunRecord, now_utc, worker_name
-from deskpulse.reports.settings import (
+from deskpulse.settings import (
     ReportSettings,
     SmtpSettings,
     load_report_settings,

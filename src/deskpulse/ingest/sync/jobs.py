@@ -48,11 +48,11 @@ from deskpulse.ingest.sync.apply import (
 )
 from deskpulse.ingest.sync.classify import RuleSet, load_rules
 from deskpulse.ingest.sync.clock import SYSTEM_CLOCK, Clock, to_utc
-from deskpulse.ingest.sync.config import SyncSettings
 from deskpulse.ingest.sync.connectors.base import Connector, HttpClient, Page, make_connector
 from deskpulse.ingest.sync.connectors.mapping import latest_per_id
 from deskpulse.ingest.sync.ratelimit import RateLimiter, Unlimited
 from deskpulse.ingest.sync.retry import Backoff
+from deskpulse.settings import SyncSettings
 
 log = logging.getLogger(__name__)
 

@@ -42,7 +42,7 @@ _UPDATE_SQL = (
 
 def default_rules() -> RuleSet:
     """The rules the sync uses (``DESKPULSE_CLASSIFICATION_RULES`` or the built-in file)."""
-    from deskpulse.ingest.sync.config import get_sync_settings
+    from deskpulse.settings import get_sync_settings
 
     return load_rules(get_sync_settings().classification_rules)
 

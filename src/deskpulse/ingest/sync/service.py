@@ -19,11 +19,11 @@ import httpx
 from deskpulse.errors import DeskpulseError, NotFoundError
 from deskpulse.ingest.sync.breaker import Policy, StoredBreaker
 from deskpulse.ingest.sync.clock import SYSTEM_CLOCK, Clock, to_utc
-from deskpulse.ingest.sync.config import SyncSettings, get_sync_settings
 from deskpulse.ingest.sync.jobs import JobRunner, sweep_orphans
 from deskpulse.ingest.sync.outbox import NotificationSender
 from deskpulse.ingest.sync.ratelimit import RateLimiter, StoreRateLimiter, Unlimited
 from deskpulse.ingest.sync.retry import Backoff
+from deskpulse.settings import SyncSettings, get_sync_settings
 from deskpulse.store import Store
 
 log = logging.getLogger(__name__)

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 @asynccontextmanager
 async def reports_lifespan(app: Any) -> AsyncIterator[None]:
     """Start the report worker in this process when the settings ask for it."""
-    from deskpulse.reports.settings import load_report_settings
+    from deskpulse.settings import load_report_settings
 
     settings = load_report_settings()
     worker = None

@@ -6,7 +6,7 @@
   mapped by the Zendesk import preset; deletions arrive as ``status: deleted``;
 * ``intercom`` — Intercom's conversations search (``updated_at`` after the last run).
 
-:func:`make_connector` builds one from :class:`~deskpulse.ingest.sync.config.SyncSettings`.
+:func:`make_connector` builds one from :class:`~deskpulse.settings.SyncSettings`.
 """
 
 from deskpulse.ingest.sync.connectors.base import (

@@ -20,9 +20,9 @@ import pyarrow as pa
 
 from deskpulse.errors import ComponentMissingError, DeskpulseError
 from deskpulse.ingest.sync.clock import SYSTEM_CLOCK, Clock
-from deskpulse.ingest.sync.config import SyncSettings
 from deskpulse.ingest.sync.ratelimit import RateLimiter, Unlimited
 from deskpulse.ingest.sync.retry import Backoff
+from deskpulse.settings import SyncSettings
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from deskpulse.errors import ComponentMissingError
-from deskpulse.ingest.sync.config import SyncSettings
 from deskpulse.ingest.sync.connectors.base import ConnectorError, HttpClient, Page
 from deskpulse.ingest.sync.connectors.mapping import intercom_conversations
+from deskpulse.settings import SyncSettings
 
 API_VERSION = "2.11"
 

@@ -27,9 +27,9 @@ from typing import Any
 import pyarrow as pa
 
 from deskpulse.errors import BadInputError, ComponentMissingError
-from deskpulse.ingest.sync.config import SyncSettings
 from deskpulse.ingest.sync.connectors.base import ConnectorError, HttpClient, Page
 from deskpulse.model import TICKET_SCHEMA
+from deskpulse.settings import SyncSettings
 
 
 class ZendeskConnector:
