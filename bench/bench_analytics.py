@@ -6,9 +6,13 @@ Prepares once (cached under bench/.cache/analytics_<N>/, gitignored): two years 
 data (``deskpulse.sample.generate``, Parquet), imported and built into a DuckDB file. Then, in
 one run, prints:
 
+0. the analytics marts a build writes (``deskpulse.analytics.facts.build_analytics_marts``:
+   ``ticket_facts``, ``ticket_stage_facts``, ``backlog_daily``), once, timed;
 1. each analytics CLI command end to end in a fresh process (process start, store open,
    query, output as JSON to a pipe): wall and CPU seconds, best and median of ``--runs``;
-   target ≤ 2 s each at 1M tickets (the seed's ``--days 30`` usage, and all time);
+   target ≤ 2 s each at 1M tickets (the seed's ``--days 30`` usage, and all time). With
+   ``--no-marts`` the same commands read the built tables only (the analytics compute the
+   mart's rows inline: the "before" of the mart);
 2. ``backlog_daily`` for the whole two years × 5 dimensions (compute + write, in process);
    target ≤ 3 s;
 3. a pandas row-loop baseline (Python loops over the rows of DataFrames) on a 10k-ticket
@@ -76,15 +80,46 @@ def prepare(n: int, days: int = DAYS) -> Path:
     return db
 
 
-def run_cli(db: Path, args: list[str]) -> tuple[float, float]:
-    """One command in a fresh process: (wall seconds, CPU seconds of the child)."""
+def write_marts(db: Path) -> tuple[float, float, Any]:
+    """Write the analytics marts the build writes (wall, CPU seconds, summary)."""
+    from deskpulse.analytics.facts import build_analytics_marts
+    from deskpulse.store import open_store
+
+    store = open_store(str(db))
+    try:
+        c0, t = time.process_time(), time.perf_counter()
+        summary = build_analytics_marts(store.tenant("default"))
+        return time.perf_counter() - t, time.process_time() - c0, summary
+    finally:
+        store.close()
+
+
+def drop_marts(db: Path) -> None:
+    """Empty the per-ticket marts (the analytics then compute their rows inline)."""
+    from deskpulse.store import open_store
+
+    store = open_store(str(db))
+    try:
+        for table in ("ticket_facts", "ticket_stage_facts"):
+            store.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
+    finally:
+        store.close()
+
+
+def run_cli(db: Path, args: list[str], src: Path | None = None) -> tuple[float, float]:
+    """One command in a fresh process: (wall seconds, CPU seconds of the child). ``src``: run
+    the ``deskpulse`` package of another source tree (e.g. the last commit's, for "before")."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    env = {**os.environ, "PYTHONPATH": str(src)} if src else None
+    cmd = ([sys.executable, "-c", "import sys; from deskpulse.cli.main import run; "
+            "sys.argv[0] = 'deskpulse'; run()"] if src else [CLI])
     t = time.perf_counter()
     proc = subprocess.run(
-        [CLI, "--db", str(db), "--tenant", "default", "--config", str(CONFIG), *args,
+        [*cmd, "--db", str(db), "--tenant", "default", "--config", str(CONFIG), *args,
          "--format", "json"],
         capture_output=True,
         check=False,
+        env=env,
     )
     wall = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -94,19 +129,42 @@ def run_cli(db: Path, args: list[str]) -> tuple[float, float]:
     return wall, cpu
 
 
+COMMANDS: list[list[str]] = [
+    ["response-times", "--days", "30"],
+    ["resolution", "--days", "30"],
+    ["bottlenecks", "--days", "30"],
+    ["agents", "performance", "--range", "30d"],
+    ["backlog", "--days", "30"],
+    ["volume", "--period", "week"],
+    ["response-times"],
+    ["resolution"],
+    ["bottlenecks"],
+    ["agents", "performance", "--range", "all"],
+]
+
+
+def bench_before_after(db: Path, before_db: Path, src: Path, runs: int) -> None:
+    """Each command with the other tree (``src``, on ``before_db``) and this one (on ``db``),
+    alternately, so that both see the same machine load."""
+    run_cli(before_db, ["backlog", "--days", "1"], src)  # its backlog_daily, untimed
+    print("| command | before: wall best (s) | before: CPU (s) | after: wall best (s) | after: CPU (s) | CPU ratio |")
+    print("|---|---|---|---|---|---|")
+    for args in COMMANDS:
+        b_wall, b_cpu, a_wall, a_cpu = [], [], [], []
+        for _ in range(runs):
+            w, c = run_cli(before_db, args, src)
+            b_wall.append(w)
+            b_cpu.append(c)
+            w, c = run_cli(db, args)
+            a_wall.append(w)
+            a_cpu.append(c)
+        print(f"| `{' '.join(args)}` | {min(b_wall):.2f} | {min(b_cpu):.2f} | {min(a_wall):.2f} | "
+              f"{min(a_cpu):.2f} | {min(b_cpu) / min(a_cpu):.1f}× |  (load {os.getloadavg()[0]:.1f})",
+              flush=True)
+
+
 def bench_cli(db: Path, runs: int) -> list[tuple[str, float, float, float]]:
-    commands = [
-        ["response-times", "--days", "30"],
-        ["resolution", "--days", "30"],
-        ["bottlenecks", "--days", "30"],
-        ["agents", "performance", "--range", "30d"],
-        ["backlog", "--days", "30"],
-        ["volume", "--period", "week"],
-        ["response-times"],
-        ["resolution"],
-        ["bottlenecks"],
-        ["agents", "performance", "--range", "all"],
-    ]
+    commands = COMMANDS
     run_cli(db, ["backlog", "--days", "1"])  # builds backlog_daily once (timed separately)
     out = []
     for args in commands:
@@ -254,6 +312,11 @@ def main() -> None:
     ap.add_argument("--tickets", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--prepare-only", action="store_true")
+    ap.add_argument("--no-marts", action="store_true", help="read the built tables only")
+    ap.add_argument("--skip-baseline", action="store_true")
+    ap.add_argument("--before-src", type=Path, default=None,
+                    help="also time the commands of another source tree (e.g. `git archive HEAD src | "
+                         "tar -x -C /tmp/old` then /tmp/old/src), alternately with this one")
     args = ap.parse_args()
     db = prepare(args.tickets)
     small = prepare(10_000, 180)
@@ -266,11 +329,29 @@ def main() -> None:
     t = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import deskpulse.cli"], check=True)
     print(f"python process start + import deskpulse.cli: {time.perf_counter() - t:.2f} s")
+    wall_m, cpu_m, marts = write_marts(work)
+    print(f"analytics marts (build_analytics_marts): {marts.ticket_facts_rows:,} ticket_facts rows, "
+          f"{marts.backlog_daily_rows:,} backlog_daily rows in {wall_m:.1f} s (cpu {cpu_m:.1f} s)")
+    if args.no_marts:
+        drop_marts(work)
+        print("marts emptied: the commands read the built tables only")
+    if args.before_src:
+        before_db = db.with_name("before.duckdb")
+        shutil.copy(db, before_db)
+        print(f"before ({args.before_src}) vs after (this tree), alternately:")
+        bench_before_after(work, before_db, args.before_src, args.runs)
+        before_db.unlink(missing_ok=True)
     print("CLI commands, end to end (fresh process each, --format json):")
     cli = bench_cli(work, args.runs)
     print("backlog_daily (in process):")
     backlog_s, backlog_rows, backlog_cpu = bench_backlog(work, args.runs)
 
+    if args.skip_baseline:
+        for name, best, med, cpu in cli:
+            print(f"| `deskpulse {name}` | {best:.2f} | {med:.2f} | {cpu:.2f} | ≤ 2 s |")
+        print(f"| backlog_daily {backlog_rows:,} rows | {backlog_s:.2f} | | {backlog_cpu:.2f} | ≤ 3 s |")
+        work.unlink(missing_ok=True)
+        return
     print("pandas row-loop baseline vs library on 10k tickets (response times + backlog 'all'):")
     base_s, base = baseline(small)
     lib_s, lib = library(small)

@@ -46,6 +46,10 @@ def test_response_times_and_resolution(golden_db: str) -> None:
     assert [(r["dimension"], r["value"], r["tickets"], r["resolved"]) for r in rows] == [
         ("all", "all", "1", "1"), ("group", "Billing", "1", "1")
     ]
+    by_policy = json.loads(dp(golden_db, "resolution", "--by", "policy", "--by", "priority", "--format", "json"))
+    assert list(by_policy["breakdowns"]) == ["policy", "priority"]
+    assert {r["value"]: r["resolution_sla_compliance_pct"] for r in by_policy["breakdowns"]["policy"]} == {
+        "std": 50.0, "urgent": 0.0}
     table = dp(golden_db, "resolution", "--days", "3")
     assert "Resolution" in table and "overall" in table
     assert "Response times" in dp(golden_db, "response-times")

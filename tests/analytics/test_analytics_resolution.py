@@ -48,8 +48,8 @@ def test_response_times_golden(db_url: str, tmp_path: Path) -> None:
     agents = {r.value: r.tickets for r in report.breakdowns["agent"]}
     assert agents == {"agent1": 1, "(unassigned)": 2}
     assert [r.value for r in report.breakdowns["priority"]] == ["high", "normal", "urgent"]
-    assert set(report.breakdowns) == {"category", "priority", "group", "channel", "agent"}
-    assert report.rows()[0]["dimension"] == "all" and len(report.rows()) == 1 + 2 + 3 + 2 + 3 + 2
+    assert set(report.breakdowns) == {"category", "priority", "group", "channel", "agent", "policy"}
+    assert report.rows()[0]["dimension"] == "all" and len(report.rows()) == 1 + 2 + 3 + 2 + 3 + 2 + 2
 
 
 def test_resolution_golden(db_url: str, tmp_path: Path) -> None:
@@ -75,6 +75,29 @@ def test_resolution_golden(db_url: str, tmp_path: Path) -> None:
     b = billing_only.overall
     assert (b.tickets, b.resolved, b.resolution_rate, b.is_resolution_rate_target_met) == (1, 1, 1.0, True)
     assert b.is_sla_target_met is True
+
+
+def test_sla_attainment_by_policy(db_url: str, tmp_path: Path) -> None:
+    """The dashboard's "SLA attainment by policy": A and B run on `std`, C on `urgent`."""
+    g = load_golden(db_url, tmp_path)
+    try:
+        res = resolution(g.repo, Filters(), g.cfg.thresholds, by=["policy", "priority"])
+        resp = response_times(g.repo, Filters(), g.cfg.thresholds, by=["policy"])
+    finally:
+        g.close()
+    assert list(res.breakdowns) == ["policy", "priority"]
+    by_policy = {r.value: r for r in res.breakdowns["policy"]}
+    assert [r.value for r in res.breakdowns["policy"]] == ["std", "urgent"]  # most tickets first
+    std, urgent = by_policy["std"], by_policy["urgent"]
+    # std: A's resolution met, B's running past due; urgent: C's running past due
+    assert (std.tickets, std.resolution_sla_met, std.resolution_sla_missed) == (2, 1, 1)
+    assert std.resolution_sla_compliance_pct == 50.0 and std.is_sla_target_met is False
+    assert (urgent.tickets, urgent.resolution_sla_met, urgent.resolution_sla_missed) == (1, 0, 1)
+    assert urgent.resolution_sla_compliance_pct == 0.0
+    fr = {r.value: r for r in resp.breakdowns["policy"]}
+    assert (fr["std"].first_response_sla_met, fr["std"].first_response_sla_missed) == (0, 2)
+    assert (fr["std"].next_response_sla_met, fr["std"].next_response_sla_missed) == (1, 0)
+    assert (fr["urgent"].first_response_sla_met, fr["urgent"].first_response_sla_missed) == (0, 1)
 
 
 def test_empty_window_and_bad_breakdown(db_url: str, tmp_path: Path) -> None:

@@ -281,3 +281,50 @@ def test_insights_identical_on_duckdb_and_postgres(pg_url: str, tmp_path: Path) 
                  ("staffing", "--roster", str(duck.data / "agents.csv")),
                  ("topics", "--by", "week", "--no-sentiment")):
         assert cli_json(duck.db, *args) == cli_json(pg_url, *args), args
+
+
+def test_isotonic_calibration_matches_scikit_learn() -> None:
+    IsotonicRegression = pytest.importorskip("sklearn.isotonic").IsotonicRegression
+
+    rng = np.random.default_rng(7)
+    p = np.round(rng.random(4000), 2)  # ties, like a model's repeated predictions
+    y = (rng.random(4000) < p**1.7).astype(float)
+    kx, ky = risk.isotonic_knots(p, y)
+    assert list(kx) == sorted(kx) and list(ky) == sorted(ky)  # a non-decreasing map
+    ref = IsotonicRegression(out_of_bounds="clip").fit(p, y)
+    grid = np.linspace(-0.2, 1.2, 1001)
+    np.testing.assert_allclose(np.interp(grid, kx, ky), ref.predict(grid), atol=1e-12)
+    assert risk.isotonic_knots(np.zeros(0), np.zeros(0)) == ((), ())
+
+
+def _worst_gap(bins: Any, least: int = 100) -> float:
+    return max(abs(b.mean_predicted - b.observed_rate) for b in bins if b.rows >= least)
+
+
+def test_reliability_on_a_later_period(insights_repo: Any, insights_cfg: Any) -> None:
+    """Reliability check of the calibrated model on the held-out (later) period of generated
+    data: in every bin with at least 100 rows the mean predicted breach probability is within
+    0.15 of the observed breach rate — the top bins included — the expected calibration error
+    is at most 2 points, and calibration beats the bare regression on both."""
+    ev = risk.evaluate_breach_model(insights_repo, insights_cfg)
+    assert ev.calibration_method.startswith("isotonic on the latest")
+    big = [b for b in ev.calibration if b.rows >= 100]
+    assert len(big) >= 5 and any(b.predicted_from >= 0.9 for b in big)
+    for b in big:
+        assert abs(b.mean_predicted - b.observed_rate) <= 0.15, b
+    assert ev.ece <= 0.02 and ev.ece <= ev.ece_uncalibrated
+    assert ev.brier < ev.brier_base_rate
+    # the same fit without calibration (share 0): the regression's own probabilities
+    bare = risk.evaluate_breach_model(insights_repo, insights_cfg,
+                                      settings=risk.RiskSettings(calibration_share=0))
+    assert bare.calibration_method == "none"
+    assert _worst_gap(ev.calibration) < _worst_gap(bare.calibration)
+    assert ev.ece < bare.ece
+    with pytest.raises(UsageError):
+        risk.RiskSettings(calibration_share=1.0)
+
+
+def test_calibrated_model_round_trips_through_json(model: risk.BreachModel) -> None:
+    assert model.calibration_x and model.calibration_rows > 0
+    again = risk.BreachModel.from_json(model.to_json())
+    assert again == model

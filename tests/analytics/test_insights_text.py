@@ -141,3 +141,78 @@ def test_cli_topics(insights_db: Built) -> None:
     assert code == 0 and text.splitlines()[0].startswith("category,tickets,top_keywords,sentiment_mean")
     code, text = run_cli(insights_db.db, "topics", "--from", "2020-01-01", "--to", "2020-02-01")
     assert code == 0 and text.strip() == "no tickets in range"
+
+
+# --- topics: NMF on TF-IDF ----------------------------------------------------------------------
+
+
+def test_nmf_recovers_a_planted_factorisation() -> None:
+    """Two disjoint blocks of terms: NMF puts each block in its own component."""
+    rng = np.random.default_rng(1)
+    rows, cols = [], []
+    for d in range(60):
+        block = 0 if d < 30 else 1
+        for t in rng.choice(5, 3, replace=False):
+            rows.append(d)
+            cols.append(block * 5 + int(t))
+    r, c = np.asarray(rows), np.asarray(cols)
+    w, h = T.nmf(r, c, np.ones(r.size), (60, 10), 2, seed=0, max_iter=500)
+    assert (w >= 0).all() and (h >= 0).all()
+    topic_of_doc = np.argmax(w, axis=1)
+    assert len(set(topic_of_doc[:30])) == 1 and len(set(topic_of_doc[30:])) == 1
+    assert topic_of_doc[0] != topic_of_doc[30]
+    # each component's weight sits on its own block of terms
+    first = topic_of_doc[0]
+    assert h[first, :5].sum() > 20 * h[first, 5:].sum()
+    w2, h2 = T.nmf(r, c, np.ones(r.size), (60, 10), 2, seed=0, max_iter=500)
+    np.testing.assert_array_equal(h, h2)  # deterministic for a seed
+
+
+def test_topic_model_separates_themes_deterministically() -> None:
+    billing = ["Double charge on my card", "Refund for a double charge", "Card charged twice, refund please",
+               "Charge on card twice", "Refund the double charge"] * 4
+    login = ["Login fails with password reset", "Password reset link broken", "Cannot login after password reset",
+             "Login page loops, password reset", "Reset password link expired"] * 4
+    subjects = billing + login
+    texts = T.DistinctTexts.of(pa.array(subjects), pa.array([None] * len(subjects), pa.string()))
+    terms = T.pair_terms(texts)
+    model = T.topic_model(texts, terms, n_topics=2, min_df=3, max_df=0.9)
+    assert len(model.topics) == 2
+    by_topic = {t.topic: set(t.terms) for t in model.topics}
+    of = model.topic_of_doc
+    billing_topic, login_topic = int(of[0]), int(of[len(billing)])
+    assert billing_topic != login_topic
+    assert (of[: len(billing)] == billing_topic).all() and (of[len(billing):] == login_topic).all()
+    assert {"charge", "refund", "card"} & by_topic[billing_topic]
+    assert {"password", "login", "reset"} & by_topic[login_topic]
+    assert sum(t.tickets for t in model.topics) == len(subjects)
+    again = T.topic_model(texts, terms, n_topics=2, min_df=3, max_df=0.9)
+    assert again.topics == model.topics and (again.topic_of_doc == model.topic_of_doc).all()
+    cells = T.cell_topics(model, np.arange(len(subjects)) < len(billing))
+    assert cells[0].topic == billing_topic and cells[0].share == 1.0
+
+
+def test_topics_per_group_on_the_sample(insights_repo: Any) -> None:
+    r = T.topics(insights_repo, by="group", sentiment=False, n_topics=6)
+    assert 1 < len(r.topics) <= 6 and [t.topic for t in r.topics] == list(range(1, len(r.topics) + 1))
+    assert sum(t.tickets for t in r.topics) <= r.tickets
+    assert [t.tickets for t in r.topics] == sorted((t.tickets for t in r.topics), reverse=True)
+    for c in r.cells:
+        assert 0 < len(c.topics) <= 3 and sum(t.share for t in c.topics) <= 1.0 + 1e-9
+    billing = {c.value: c for c in r.cells}["Billing"]
+    labels = {t.topic: set(t.terms) for t in r.topics}
+    assert labels[billing.topics[0].topic] & {"invoice", "charge", "refund", "charged", "card", "cancel",
+                                             "subscription", "payment", "billed"}
+    assert T.topics(insights_repo, by="group", sentiment=False, n_topics=6) == r  # deterministic
+    none = T.topics(insights_repo, by="group", sentiment=False, n_topics=0)
+    assert none.topics == () and all(c.topics == () for c in none.cells)
+    assert "top_topics" in r.rows()[0] and r.as_dict()["topics"][0]["label"]
+
+
+def test_cli_topics_model(insights_db: Built) -> None:
+    out = cli_json(insights_db.db, "topics", "--by", "group", "--topics", "4", "--no-sentiment")
+    assert 1 < len(out["topics"]) <= 4 and out["cells"][0]["topics"]
+    code, text = run_cli(insights_db.db, "topics", "--by", "group", "--no-sentiment")
+    assert code == 0 and "NMF topics" in text
+    out = cli_json(insights_db.db, "topics", "--topics", "0", "--no-sentiment")
+    assert out["topics"] == []

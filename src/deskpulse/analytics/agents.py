@@ -29,11 +29,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from deskpulse.analytics.facts import MAX_TIER, facts_cte, tier_sql  # noqa: F401 - re-exported
 from deskpulse.analytics.filters import Filters
 from deskpulse.analytics.results import (
     NO_TICKETS_MESSAGE,
     Window,
-    is_narrow,
     mean_minutes,
     mean_sql,
     minutes,
@@ -48,7 +48,6 @@ from deskpulse.store import TenantStore
 
 #: ``--range`` values: name -> days back from "now" (None: all time; "today" is special).
 RANGES: Final[dict[str, int | None]] = {"today": 0, "7d": 7, "30d": 30, "90d": 90, "all": None}
-MAX_TIER: Final = 9
 
 
 def range_filters(name: str, now: datetime, **values: str | None) -> Filters:
@@ -65,16 +64,6 @@ def range_filters(name: str, now: datetime, **values: str | None) -> Filters:
         return base
     start = datetime.combine(now.date(), datetime.min.time()) if days == 0 else now - timedelta(days=days)
     return Filters(start_at=start, end_at=now + timedelta(seconds=1), values=base.values)
-
-
-def tier_sql(column: str) -> str:
-    """SQL for the tier of a group name (see the module doc); patterns are fixed text."""
-    lowered = f"lower(coalesce({column}, ''))"
-    whens = " ".join(
-        f"WHEN {lowered} LIKE '%tier_{n}%' OR {lowered} LIKE '%tier{n}%' THEN {n}"
-        for n in range(MAX_TIER, 0, -1)
-    )
-    return f"CASE {whens} WHEN {lowered} LIKE '%escalat%' THEN 2 ELSE 1 END"
 
 
 @dataclass(frozen=True)
@@ -180,37 +169,20 @@ _AGGREGATES = f"""
 """
 
 
-def _performance_sql(pred: str, narrow: bool = True) -> str:
+def _performance_sql(pred: str) -> str:
+    """Per agent and for the team, over :func:`facts_cte`'s ``f`` (one scan)."""
     return f"""
-    WITH tw AS (SELECT t.ticket_id FROM tickets t WHERE {pred}  -- the window's tickets
-    ), sla AS (
-      SELECT ticket_id,
-             count(*) FILTER (WHERE status = 'met') AS met,
-             count(*) FILTER (WHERE status IN ('breached', 'active_breached')) AS missed
-      FROM ticket_sla {"WHERE ticket_id IN (SELECT ticket_id FROM tw)" if narrow else ""}
-      GROUP BY ticket_id
-    ), esc AS (
-      SELECT DISTINCT e.ticket_id FROM ticket_events e
-      WHERE e.kind = 'group' AND e.event_at <= $as_of AND coalesce(e.from_value, '') <> ''
-        {"AND e.ticket_id IN (SELECT ticket_id FROM tw)" if narrow else ""}
-        AND {tier_sql("e.to_value")} > {tier_sql("e.from_value")}
-    ), b AS (
-      SELECT coalesce(t.assignee_id, '') AS agent_id, t.assignee_id IS NOT NULL AS is_assigned,
-             s.status AS status_now,
-             (s.status IN ('solved', 'closed') AND m.solved_at IS NOT NULL) AS is_resolved,
-             m.full_resolution_calendar_minutes AS res_cal,
-             m.full_resolution_business_minutes AS res_bus,
-             m.first_reply_calendar_minutes AS fr_cal, m.first_reply_business_minutes AS fr_bus,
-             m.reopens, m.solved_at, t.satisfaction,
-             coalesce(x.met, 0) AS sla_met, coalesce(x.missed, 0) AS sla_missed,
-             (esc.ticket_id IS NOT NULL
-              OR ' ' || lower(replace(coalesce(t.tags, ''), ',', ' ')) || ' ' LIKE '% escalated %')
-               AS is_escalated
-      FROM tickets t
-      JOIN ticket_metrics m ON m.ticket_id = t.ticket_id
-      JOIN ticket_segments s ON s.ticket_id = t.ticket_id AND s.ended_at IS NULL
-      LEFT JOIN sla x ON x.ticket_id = t.ticket_id
-      LEFT JOIN esc ON esc.ticket_id = t.ticket_id
+    , b AS (
+      SELECT coalesce(f.assignee_id, '') AS agent_id, f.assignee_id IS NOT NULL AS is_assigned,
+             f.status_now, f.is_resolved,
+             f.full_resolution_calendar_minutes AS res_cal,
+             f.full_resolution_business_minutes AS res_bus,
+             f.first_reply_calendar_minutes AS fr_cal, f.first_reply_business_minutes AS fr_bus,
+             f.reopens, f.solved_at, f.satisfaction,
+             f.fr_met + f.nr_met + f.res_met AS sla_met,
+             f.fr_missed + f.nr_missed + f.res_missed AS sla_missed,
+             f.is_escalated
+      FROM f
       WHERE {pred}
     )
     SELECT CASE WHEN GROUPING(agent_id) = 0 THEN agent_id
@@ -290,8 +262,9 @@ def agent_performance(
     zero = _row("(all)", {})
     if as_of is None:
         return AgentPerformanceReport(window, range_name, zero, [], 0)
-    pred, params = filters.ticket_predicate("t")
-    raw = repo.query(_performance_sql(pred, is_narrow(filters)), as_of=as_of, **params).to_pylist()
+    pred, params = filters.ticket_predicate("f")
+    cte, cparams = facts_cte(repo)
+    raw = repo.query(cte + _performance_sql(pred), **{**cparams, **params}).to_pylist()
     by_agent = {r["agent_id"]: r for r in raw}
     team_raw = by_agent.pop("(all)", {})
     by_agent.pop("", None)

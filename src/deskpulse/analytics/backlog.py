@@ -48,6 +48,7 @@ from typing import Any, Final
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from deskpulse.analytics.facts import facts_cte
 from deskpulse.analytics.filters import Filters
 from deskpulse.analytics.results import (
     NO_TICKETS_MESSAGE,
@@ -611,13 +612,13 @@ def minutes_to_green(
     as_of = require_as_of(repo)
     if as_of is None:
         return GreenEstimate(None, 0, 0, 0, 0, 0, throughput_days, None, None)
-    pred, params = Filters(values=dict(filters.values) if filters else {}).ticket_predicate("t")
+    pred, params = Filters(values=dict(filters.values) if filters else {}).ticket_predicate("f")
+    cte, cparams = facts_cte(repo)
     row = repo.query(
         f"""
-        WITH tk AS (SELECT t.ticket_id FROM tickets t WHERE {pred}),
-        open_now AS (
-          SELECT s.ticket_id FROM ticket_segments s JOIN tk ON tk.ticket_id = s.ticket_id
-          WHERE s.ended_at IS NULL AND s.status IN {UNSOLVED}
+        {cte}, tk AS (SELECT f.ticket_id, f.status_now FROM f WHERE {pred}),
+        open_now AS (  -- the status at as_of is the ticket's open segment's
+          SELECT tk.ticket_id FROM tk WHERE tk.status_now IN {UNSOLVED}
         ), flags AS (
           SELECT i.ticket_id,
                  max(CASE WHEN i.status = 'active_breached' THEN 1 ELSE 0 END) AS is_breached,
@@ -637,10 +638,8 @@ def minutes_to_green(
                (SELECT count(*) FROM flags WHERE is_breached = 0 AND is_at_risk = 1) AS at_risk,
                (SELECT n FROM solves) AS solves
         """,  # noqa: S608 - predicate from Filters (parameters only)
-        as_of=as_of,
-        since=as_of - timedelta(days=throughput_days),
-        risk_until=as_of + timedelta(hours=at_risk_hours),
-        **params,
+        **{**cparams, "as_of": as_of, "since": as_of - timedelta(days=throughput_days),
+           "risk_until": as_of + timedelta(hours=at_risk_hours), **params},
     ).to_pylist()[0]
     breached, at_risk = int(row["breached"] or 0), int(row["at_risk"] or 0)
     red = breached + at_risk

@@ -30,13 +30,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from deskpulse.analytics.facts import facts_cte, is_fresh
 from deskpulse.analytics.filters import Filters
 from deskpulse.analytics.results import (
     NO_TICKETS_MESSAGE,
     NONE_VALUE,
     Window,
-    in_window_sql,
-    is_narrow,
     plain,
     require_as_of,
     row_dict,
@@ -73,64 +72,39 @@ def period_label(code: str) -> str:
     return f"{WEEKDAYS[day - 1]} {hour:02d}:00-{(hour + 1) % 24:02d}:00 UTC"
 
 
-_DECIDED = "('met', 'breached', 'active_breached')"
-_MISSED = "('breached', 'active_breached')"
-_UNSOLVED = "('new', 'open', 'pending', 'hold')"
 
 
-def _base_sql(pred: str, narrow: bool) -> str:
-    handoffs = "greatest(m.assignee_stations - 1, 0) + greatest(m.group_stations - 1, 0)"
+def _base_sql(pred: str, stage_pred: str) -> str:
+    """Per ticket of the window (``b``, over :func:`facts_cte`'s ``f``) and per lifecycle stage
+    it went through (``stages``)."""
+    handoffs = "greatest(f.assignee_stations - 1, 0) + greatest(f.group_stations - 1, 0)"
     return f"""
-    WITH sla AS (
-      SELECT ticket_id,
-             count(*) FILTER (WHERE status IN {_MISSED}) AS missed,
-             count(*) FILTER (WHERE status IN {_DECIDED}) AS decided
-      FROM ticket_sla {"WHERE " + in_window_sql(pred) if narrow else ""}
-      GROUP BY ticket_id
-    ), b AS (
-      SELECT t.ticket_id, t.created_at,
-             coalesce(t.category, '{NONE_VALUE}') AS category,
-             coalesce(t.assignee_id, '{UNASSIGNED}') AS agent,
-             CAST(CAST(EXTRACT(isodow FROM t.created_at) AS INTEGER) * 100
-                  + CAST(EXTRACT(hour FROM t.created_at) AS INTEGER) AS VARCHAR) AS period,
+    , b AS (
+      SELECT f.ticket_id, f.created_at,
+             coalesce(f.category, '{NONE_VALUE}') AS category,
+             coalesce(f.assignee_id, '{UNASSIGNED}') AS agent,
+             CAST(CAST(EXTRACT(isodow FROM f.created_at) AS INTEGER) * 100
+                  + CAST(EXTRACT(hour FROM f.created_at) AS INTEGER) AS VARCHAR) AS period,
              CASE WHEN {handoffs} >= 3 THEN '3+' ELSE CAST({handoffs} AS VARCHAR) END AS handoffs,
-             coalesce(x.missed, 0) AS is_breached,
-             coalesce(x.decided, 0) AS is_sla_decided,
-             CASE WHEN date_diff('second', t.created_at, $as_of) > $resolution_minutes * 60
-                       AND s.status NOT IN ('solved', 'closed') THEN 1 ELSE 0 END AS is_delayed,
-             CASE WHEN date_diff('second', t.created_at, $as_of) > $resolution_minutes * 60
+             f.fr_missed + f.nr_missed + f.res_missed AS is_breached,
+             f.fr_met + f.nr_met + f.res_met + f.fr_missed + f.nr_missed + f.res_missed
+               AS is_sla_decided,
+             CASE WHEN date_diff('second', f.created_at, $as_of) > $resolution_minutes * 60
+                       AND f.status_now NOT IN ('solved', 'closed') THEN 1 ELSE 0 END AS is_delayed,
+             CASE WHEN date_diff('second', f.created_at, $as_of) > $resolution_minutes * 60
                   THEN 1 ELSE 0 END AS is_delay_decided
-      FROM tickets t
-      JOIN ticket_metrics m ON m.ticket_id = t.ticket_id
-      JOIN ticket_segments s ON s.ticket_id = t.ticket_id AND s.ended_at IS NULL
-      LEFT JOIN sla x ON x.ticket_id = t.ticket_id
+      FROM f
       WHERE {pred}
-    ), seg AS (  -- unsolved segments of the tickets analysed
-      SELECT g.ticket_id, g.segment, g.status, coalesce(g."group", '{NONE_VALUE}') AS grp,
-             g.started_at, g.ended_at, g.business_minutes, g.calendar_minutes, b.created_at
-      FROM ticket_segments g JOIN b ON b.ticket_id = g.ticket_id
-      WHERE g.status IN {_UNSOLVED} AND g.calendar_minutes > 0  -- empty stays hold nothing
-    ), hit AS (  -- segments holding the ticket at the instant an SLA instance breached
-      SELECT DISTINCT s.ticket_id, s.segment
-      FROM ticket_sla x JOIN seg s ON s.ticket_id = x.ticket_id AND s.started_at <= x.breached_at
-       AND (s.ended_at IS NULL OR s.ended_at > x.breached_at)
-      WHERE x.breached_at IS NOT NULL
-    ), held AS (  -- per ticket and stage: time spent there, and whether it breached there
-      SELECT s.ticket_id, max(s.created_at) AS created_at,
-             CASE WHEN GROUPING(s.status) = 0 THEN 'status' ELSE 'group' END AS kind,
-             coalesce(s.status, s.grp) AS value,
-             sum(s.business_minutes) AS business_minutes, sum(s.calendar_minutes) AS calendar_minutes,
-             max(CASE WHEN h.ticket_id IS NULL THEN 0 ELSE 1 END) AS is_breached
-      FROM seg s LEFT JOIN hit h ON h.ticket_id = s.ticket_id AND h.segment = s.segment
-      GROUP BY GROUPING SETS ((s.ticket_id, s.status), (s.ticket_id, s.grp))
     ), stages AS (
-      SELECT ticket_id, created_at, kind, value, is_breached, 1 AS is_sla_decided,
-             CASE WHEN business_minutes > CASE WHEN kind = 'status' AND value = 'new'
-                                               THEN $first_response_minutes
-                                               ELSE $resolution_minutes END
+      SELECT sf.ticket_id, sf.created_at, sf.kind, sf.value,
+             CASE WHEN sf.is_breached THEN 1 ELSE 0 END AS is_breached, 1 AS is_sla_decided,
+             CASE WHEN sf.business_minutes > CASE WHEN sf.kind = 'status' AND sf.value = 'new'
+                                                  THEN $first_response_minutes
+                                                  ELSE $resolution_minutes END
                   THEN 1 ELSE 0 END AS is_delayed,
              1 AS is_delay_decided
-      FROM held
+      FROM sf
+      WHERE {stage_pred}
     )
     """  # noqa: S608 - fixed SQL text, values are parameters
 
@@ -141,7 +115,7 @@ _COUNTS = """
 """
 
 
-def _scores_sql(pred: str, narrow: bool = True) -> str:
+def _scores_sql(pred: str, stage_pred: str) -> str:
     """One statement, one pass: per-slice counts (``row_type`` = count) and up to
     :data:`EXAMPLES` failing tickets per slice, most recent first (``row_type`` = example)."""
     failing = "is_breached > 0 OR is_delayed > 0"
@@ -151,7 +125,7 @@ def _scores_sql(pred: str, narrow: bool = True) -> str:
     ]
     parts.append(f"SELECT kind, value, ticket_id, created_at FROM stages WHERE {failing}")  # noqa: S608 - fixed SQL text, values are parameters
     return (
-        _base_sql(pred, narrow)  # noqa: S608 - fixed SQL text, values are parameters
+        _base_sql(pred, stage_pred)  # noqa: S608 - fixed SQL text, values are parameters
         + f"""
     , counts AS (
       SELECT CASE WHEN GROUPING(category) = 0 THEN 'category'
@@ -319,23 +293,22 @@ def bottlenecks(
     threshold = thresholds.bottleneck_threshold_percentage
     if as_of is None:
         return BottleneckReport(window, threshold, min_tickets, 0, 0, [])
-    pred, fparams = filters.ticket_predicate("t")
+    pred, fparams = filters.ticket_predicate("f")
+    fresh = is_fresh(repo)
+    cte, cparams = facts_cte(repo, fresh=fresh)
+    tickets = int(repo.scalar(f"{cte} SELECT count(*) FROM f WHERE {pred}",  # noqa: S608 - fixed SQL text, values are parameters
+                              **{**cparams, **fparams}))
+    if tickets == 0:
+        return BottleneckReport(window, threshold, min_tickets, 0, 0, [])
     params = {
+        **cparams,
         "as_of": as_of,
         "resolution_minutes": thresholds.resolution_hours * 60,
         "first_response_minutes": thresholds.first_response_minutes,
         **fparams,
     }
-    tickets = int(
-        repo.scalar(
-            "SELECT count(*) FROM tickets t JOIN ticket_metrics m ON m.ticket_id = t.ticket_id "  # noqa: S608 - fixed SQL text, values are parameters
-            f"WHERE {pred}",
-            **fparams,
-        )
-    )
-    if tickets == 0:
-        return BottleneckReport(window, threshold, min_tickets, 0, 0, [])
-    rows = repo.query(_scores_sql(pred, is_narrow(filters)), **params).to_pylist()
+    stage_pred, _ = filters.ticket_predicate("sf")
+    rows = repo.query(cte + _scores_sql(pred, stage_pred), **params).to_pylist()
     counts = [r for r in rows if r["row_type"] == "count"]
     examples: dict[tuple[str, str], list[str]] = {}
     for e in sorted((r for r in rows if r["row_type"] == "example"), key=lambda e: int(e["rn"])):

@@ -1,9 +1,10 @@
 """Response times and resolution (seed 000): counts, rates, time distributions, SLA compliance.
 
-:func:`response_times` and :func:`resolution` read the built tables (``ticket_metrics`` for the
-Zendesk-native times, ``ticket_sla`` for compliance, the open ``ticket_segments`` row for the
-status at the build's ``as_of``) in one grouped query each, overall and broken down by
-category, priority, group, channel and agent (``GROUPING SETS``). Definitions:
+:func:`response_times` and :func:`resolution` aggregate the analytics facts (the
+``ticket_facts`` mart, or the same rows computed from ``ticket_metrics``, the open
+``ticket_segments`` row and ``ticket_sla``, see :mod:`deskpulse.analytics.facts`) in one grouped
+query each, overall and broken down by category, priority, group, channel, agent and policy
+(``GROUPING SETS``). Definitions:
 
 - *replied*: ``first_reply_at`` is known; *resolved*: the status at ``as_of`` is solved or
   closed (a reopened, unsolved ticket is not resolved).
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from deskpulse.analytics.facts import SLA_COUNTS, facts_cte
 from deskpulse.analytics.filters import Filters
 from deskpulse.analytics.results import (
     BREAKDOWNS,
@@ -36,6 +38,7 @@ from deskpulse.analytics.results import (
     ratio,
     require_as_of,
     row_dict,
+    split_quantiles,
     time_stats_sql,
 )
 from deskpulse.config import Thresholds
@@ -60,7 +63,7 @@ def _dims_sql() -> str:
     parts = []
     for name, column in BREAKDOWNS.items():
         empty = UNASSIGNED if name == "agent" else NONE_VALUE
-        parts.append(f"coalesce(t.\"{column}\", '{empty}') AS \"{name}\"")
+        parts.append(f"coalesce(f.\"{column}\", '{empty}') AS \"{name}\"")
     return ", ".join(parts)
 
 
@@ -77,18 +80,17 @@ def _grouped_sql(base: str, aggregates: str, by: tuple[str, ...]) -> str:
 
 
 def _base_sql(pred: str) -> str:
-    """One row per ticket of the window (``b``): dimensions, times, resolved, age."""
+    """One row per ticket of the window (``b``, after :func:`facts_cte`'s ``f``): dimensions,
+    times, resolved, age and the decided SLA instance counts."""
     return f"""
-    WITH b AS (
-      SELECT t.ticket_id, {_dims_sql()},
-             m.first_reply_calendar_minutes AS fr_cal, m.first_reply_business_minutes AS fr_bus,
-             m.full_resolution_calendar_minutes AS res_cal,
-             m.full_resolution_business_minutes AS res_bus,
-             (s.status IN ('solved', 'closed') AND m.solved_at IS NOT NULL) AS is_resolved,
-             date_diff('second', t.created_at, $as_of) AS age_seconds
-      FROM tickets t
-      JOIN ticket_metrics m ON m.ticket_id = t.ticket_id
-      JOIN ticket_segments s ON s.ticket_id = t.ticket_id AND s.ended_at IS NULL
+    , b AS (
+      SELECT f.ticket_id, {_dims_sql()},
+             f.first_reply_calendar_minutes AS fr_cal, f.first_reply_business_minutes AS fr_bus,
+             f.full_resolution_calendar_minutes AS res_cal,
+             f.full_resolution_business_minutes AS res_bus,
+             f.is_resolved, date_diff('second', f.created_at, $as_of) AS age_seconds,
+             {", ".join(f"f.{c}" for c in SLA_COUNTS)}
+      FROM f
       WHERE {pred}
     )
     """  # noqa: S608 - fixed SQL text, values are parameters
@@ -219,45 +221,20 @@ def _order(rows: list[Any], by: tuple[str, ...]) -> dict[str, list[Any]]:
     return out
 
 
-_SLA_NAMES = ("fr_met", "fr_missed", "nr_met", "nr_missed", "res_met", "res_missed")
-_SLA_COUNTS = ", ".join(f"CAST(sum({n}) AS BIGINT) AS {n}" for n in _SLA_NAMES)
-
-
-def _sla_sql(pred: str) -> str:
-    """The window's decided SLA instances counted per combination of the breakdown values
-    (``b``: far fewer rows than instances, so the grouping sets over it are cheap)."""
-    dims = ", ".join(f'"{b}"' for b in BREAKDOWNS)
-    return f"""
-    WITH i AS (
-      SELECT x.metric, x.status, {_dims_sql()}
-      FROM ticket_sla x JOIN tickets t ON t.ticket_id = x.ticket_id
-      WHERE x.status IN {DECIDED} AND {pred}
-    ), b AS (
-      SELECT {dims},
-             count(*) FILTER (WHERE metric = 'first_response' AND status = 'met') AS fr_met,
-             count(*) FILTER (WHERE metric = 'first_response' AND status IN {MISSED}) AS fr_missed,
-             count(*) FILTER (WHERE metric = 'next_response' AND status = 'met') AS nr_met,
-             count(*) FILTER (WHERE metric = 'next_response' AND status IN {MISSED}) AS nr_missed,
-             count(*) FILTER (WHERE metric = 'resolution' AND status = 'met') AS res_met,
-             count(*) FILTER (WHERE metric = 'resolution' AND status IN {MISSED}) AS res_missed
-      FROM i GROUP BY {dims}
-    )
-    """  # noqa: S608 - fixed SQL text, values are parameters
+_SLA_COUNTS = ", ".join(f"CAST(sum({n}) AS BIGINT) AS {n}" for n in SLA_COUNTS)
 
 
 def _run(repo: TenantStore, filters: Filters, aggregates: str, by: tuple[str, ...],
          as_of: datetime, **params: Any) -> list[dict[str, Any]]:
-    """Ticket-level aggregates and SLA-instance counts per slice, merged by slice."""
-    pred, fparams = filters.ticket_predicate("t")
+    """Ticket-level aggregates and decided SLA instance counts per slice, in one scan of the
+    analytics facts (the ``ticket_facts`` mart, or the same rows computed inline)."""
+    pred, fparams = filters.ticket_predicate("f")
+    cte, cparams = facts_cte(repo)
+    sql = _grouped_sql(cte + _base_sql(pred), f"{aggregates}, {_SLA_COUNTS}", by)
     rows: list[dict[str, Any]] = repo.query(
-        _grouped_sql(_base_sql(pred), aggregates, by), as_of=as_of, **fparams, **params
+        sql, **{**cparams, **fparams, **params, "as_of": as_of}
     ).to_pylist()
-    sla = repo.query(_grouped_sql(_sla_sql(pred), _SLA_COUNTS, by), **fparams).to_pylist()
-    counts = {(r["dimension"], r["value"]): r for r in sla}
-    for r in rows:
-        r.update({k: v for k, v in counts.get((r["dimension"], r["value"]), {}).items()
-                  if k not in ("dimension", "value")})
-    return rows
+    return [split_quantiles(r, "fr_cal", "fr_bus", "res_cal", "res_bus") for r in rows]
 
 
 def response_times(
@@ -277,9 +254,11 @@ def response_times(
     zero = _response_row("all", "all", {}, target)
     if as_of is None:
         return ResponseTimesReport(window, targets, zero, {b: [] for b in names})
+    dialect = repo.store.dialect
     aggregates = f"""
         count(*) AS tickets, count(fr_cal) AS replied,
-        {time_stats_sql("fr_cal", "fr_cal")}, {time_stats_sql("fr_bus", "fr_bus")},
+        {time_stats_sql("fr_cal", "fr_cal", dialect=dialect)},
+        {time_stats_sql("fr_bus", "fr_bus", dialect=dialect)},
         count(*) FILTER (WHERE fr_cal <= $threshold_minutes) AS within_threshold,
         count(*) FILTER (WHERE fr_cal IS NOT NULL
                          OR (NOT is_resolved AND age_seconds > $threshold_seconds)) AS threshold_decided
@@ -344,10 +323,11 @@ def resolution(
     zero = _resolution_row("all", "all", {}, thresholds)
     if as_of is None:
         return ResolutionReport(window, targets, zero, {b: [] for b in names})
+    dialect = repo.store.dialect
     aggregates = f"""
         count(*) AS tickets, count(*) FILTER (WHERE is_resolved) AS resolved,
-        {time_stats_sql("res_cal", "res_cal", "is_resolved")},
-        {time_stats_sql("res_bus", "res_bus", "is_resolved")},
+        {time_stats_sql("res_cal", "res_cal", "is_resolved", dialect=dialect)},
+        {time_stats_sql("res_bus", "res_bus", "is_resolved", dialect=dialect)},
         count(*) FILTER (WHERE is_resolved AND res_cal <= $threshold_minutes) AS within_threshold,
         count(*) FILTER (WHERE is_resolved OR age_seconds > $threshold_seconds) AS threshold_decided
     """

@@ -16,13 +16,18 @@ then — metric, priority, channel, the group/status/assignee held at that insta
 ``ticket_segments``), the elapsed share of the target (reconstructed with the kernel: reply clocks
 run in every status, the resolution clock only outside ``pause_on`` and solved/closed), the
 business minutes left, the target, whether business hours were running, UTC weekday and 4-hour
-block. The label is whether that clock breached in the end. Clocks still open and unbreached at
+block (plus per-metric curvature of the elapsed share and reply clocks' minutes left and
+off-hours terms). The label is whether that clock breached in the end. **Calibration**: the
+regression is fitted on the earlier 70 % of the training snapshots (by instant) and its
+probabilities are mapped through an isotonic regression fitted on the latest 30 %
+(:func:`isotonic_knots`; a time split, so the map corrects what the fit gets wrong on a later
+period — without it the top bins were over-predicted). Clocks still open and unbreached at
 ``as_of`` have no known outcome and are left out (counted as censored). Evaluation is a time
 split: fit on ``[test_from − train_days, test_from)``, score on the later
-``[test_from, as_of − gap_days)``: Brier score against the base-rate Brier, log loss, AUC and a
-calibration table. On a big tenant each window keeps its end and shrinks (to at least 7 days) and
-tickets are sampled by an md5 prefix of their id (portable, deterministic) so that about
-``max_clocks`` clocks remain; at most ``max_rows`` snapshot rows are used. ``deskpulse next``
+``[test_from, as_of − gap_days)``: Brier score against the base-rate Brier (and the uncalibrated
+regression's), log loss, AUC, a reliability table and the expected calibration error. On a big
+tenant each window keeps its end and shrinks (to at least 7 days) and tickets are sampled by an
+md5 prefix of their id (portable, deterministic) so that about ``max_clocks`` clocks remain; at most ``max_rows`` snapshot rows are used. ``deskpulse next``
 fits once per build and keeps the model as JSON (:func:`cached_breach_model`).
 
 **Ranking** (``next_best``), one row per ticket at its most urgent clock:
@@ -88,10 +93,15 @@ NUMERIC_FEATURES: Final = (
     "frac_first_response",
     "frac_next_response",
     "frac_resolution",
-    "frac_squared",
+    "frac_sq_first_response",
+    "frac_sq_next_response",
+    "frac_sq_resolution",
     "log_remaining_minutes",
+    "log_remaining_reply",
     "log_target_minutes",
     "in_business_hours",
+    "off_hours_reply",
+    "off_hours_frac_reply",
     "assigned",
 )
 CATEGORICAL_FEATURES: Final = (
@@ -121,12 +131,17 @@ class RiskSettings:
     max_rows: int = 40_000
     l2: float = 1.0
     seed: int = 0
+    #: The latest share of the training snapshots (by snapshot instant) held out to fit the
+    #: isotonic calibration of the regression's probabilities (0: no calibration).
+    calibration_share: float = 0.3
 
     def __post_init__(self) -> None:
         if min(self.train_days, self.test_days, self.step_minutes, self.max_clocks, self.max_rows) <= 0:
             raise UsageError("risk model windows and sizes must be positive")
         if self.gap_days < 0:
             raise UsageError("--gap-days must be >= 0")
+        if not 0 <= self.calibration_share < 1:
+            raise UsageError("the calibration share must be in [0, 1)")
 
 
 # --- data: clocks, segments and snapshot features ---------------------------------------------
@@ -333,14 +348,25 @@ def _add_numeric(frame: pd.DataFrame) -> pd.DataFrame:
     frac = np.clip(frame["elapsed_s"].to_numpy() / frame["target_s"].to_numpy(), 0.0, 1.5)
     metric = frame["metric"].to_numpy()
     remaining_min = np.maximum(frame["target_s"].to_numpy() - frame["elapsed_s"].to_numpy(), 0) / 60
+    reply = (metric != "resolution").astype(np.float64)
+    off_hours = 1.0 - frame["in_business_hours"].to_numpy(dtype=np.float64)
+    log_remaining = np.log1p(remaining_min)
+    # per-metric curvature, and reply clocks outside business hours (they do not tick, and
+    # replies come when the shift starts): without these terms the model over-predicts
+    # reply clocks close to due at night
     return frame.assign(
         frac=frac,
         frac_first_response=frac * (metric == "first_response"),
         frac_next_response=frac * (metric == "next_response"),
         frac_resolution=frac * (metric == "resolution"),
-        frac_squared=frac**2,
-        log_remaining_minutes=np.log1p(remaining_min),
+        frac_sq_first_response=frac**2 * (metric == "first_response"),
+        frac_sq_next_response=frac**2 * (metric == "next_response"),
+        frac_sq_resolution=frac**2 * (metric == "resolution"),
+        log_remaining_minutes=log_remaining,
+        log_remaining_reply=log_remaining * reply,
         log_target_minutes=np.log(frame["target_s"].to_numpy() / 60),
+        off_hours_reply=off_hours * reply,
+        off_hours_frac_reply=off_hours * reply * frac,
     )
 
 
@@ -392,6 +418,47 @@ def fit_logistic(
     return float(beta[0]), beta[1:]
 
 
+#: Fewest rows (and of each class) for fitting, and for calibrating, the model.
+MIN_CALIBRATION_ROWS: Final = 200
+
+
+def isotonic_knots(p: FloatArray, y: FloatArray) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Isotonic regression of outcomes ``y`` on predictions ``p`` (pool adjacent violators),
+    as knots for linear interpolation: each pooled block contributes its lowest and highest
+    prediction at the block's observed rate (scikit-learn's ``IsotonicRegression`` with
+    ``out_of_bounds="clip"`` predicts the same)."""
+    if p.size == 0:
+        return (), ()
+    order = np.lexsort((y, p))
+    xs, ys = p[order], y[order]
+    ux, start = np.unique(xs, return_index=True)  # equal predictions form one point
+    sums = np.add.reduceat(ys, start)
+    counts = np.diff(np.append(start, xs.size)).astype(np.float64)
+    # pool adjacent violators over the distinct predictions
+    vals: list[float] = []
+    wts: list[float] = []
+    lo: list[int] = []
+    for i in range(ux.size):
+        v, w, first = float(sums[i] / counts[i]), float(counts[i]), i
+        while vals and vals[-1] >= v:
+            pv, pw, pl = vals.pop(), wts.pop(), lo.pop()
+            v, w, first = (pv * pw + v * w) / (pw + w), pw + w, pl
+        vals.append(v)
+        wts.append(w)
+        lo.append(first)
+    knots_x: list[float] = []
+    knots_y: list[float] = []
+    bounds = [*lo, ux.size]
+    for k, v in enumerate(vals):
+        a, b = float(ux[bounds[k]]), float(ux[bounds[k + 1] - 1])
+        knots_x.append(a)
+        knots_y.append(v)
+        if b > a:
+            knots_x.append(b)
+            knots_y.append(v)
+    return tuple(knots_x), tuple(knots_y)
+
+
 @dataclass(frozen=True)
 class Coefficient:
     """One model term: standardised for numeric features (per standard deviation)."""
@@ -416,21 +483,37 @@ class BreachModel:
     train_rows: int
     base_rate: float
     step_minutes: int
+    #: Isotonic calibration map (knots of a piecewise-linear function of the regression's
+    #: probability); empty: the regression's probability is used as is.
+    calibration_x: tuple[float, ...] = ()
+    calibration_y: tuple[float, ...] = ()
+    calibration_rows: int = 0
 
     @classmethod
     def fit(cls, frame: pd.DataFrame, y: FloatArray, *, train_from: datetime,
             train_to: datetime, settings: RiskSettings) -> BreachModel:
-        levels = {c: tuple(sorted(str(v) for v in pd.unique(frame[c]))) for c in CATEGORICAL_FEATURES}
-        means = {c: float(frame[c].mean()) for c in NUMERIC_FEATURES}
-        scales = {c: float(frame[c].std(ddof=0)) or 1.0 for c in NUMERIC_FEATURES}
+        """Fit the regression on the earlier snapshots of the window and, when there are
+        enough, an isotonic calibration of its probabilities on the latest
+        ``calibration_share`` of them (a time split: calibrated on a later period than fitted)."""
+        cal = _calibration_rows(frame, y, settings.calibration_share)
+        fit_frame, fit_y = frame[~cal].reset_index(drop=True), y[~cal]
+        levels = {c: tuple(sorted(str(v) for v in pd.unique(fit_frame[c]))) for c in CATEGORICAL_FEATURES}
+        means = {c: float(fit_frame[c].mean()) for c in NUMERIC_FEATURES}
+        scales = {c: float(fit_frame[c].std(ddof=0)) or 1.0 for c in NUMERIC_FEATURES}
         names = (*NUMERIC_FEATURES, *(f"{c}={lv}" for c in CATEGORICAL_FEATURES for lv in levels[c]))
         model = cls(levels=levels, means=means, scales=scales, intercept=0.0, weights=(),
                     feature_names=names, train_from=train_from, train_to=train_to,
                     train_rows=len(frame), base_rate=float(y.mean()) if len(y) else 0.0,
                     step_minutes=settings.step_minutes)
-        b0, w = fit_logistic(model.design(frame), y, l2=settings.l2)
+        b0, w = fit_logistic(model.design(fit_frame), fit_y, l2=settings.l2)
         object.__setattr__(model, "intercept", b0)
         object.__setattr__(model, "weights", tuple(float(v) for v in w))
+        if cal.any():
+            raw = model.predict(frame[cal].reset_index(drop=True), calibrated=False)
+            kx, ky = isotonic_knots(raw, y[cal])
+            object.__setattr__(model, "calibration_x", kx)
+            object.__setattr__(model, "calibration_y", ky)
+            object.__setattr__(model, "calibration_rows", int(cal.sum()))
         return model
 
     def design(self, frame: pd.DataFrame) -> FloatArray:
@@ -448,11 +531,16 @@ class BreachModel:
             blocks.append(onehot)
         return np.hstack(blocks)
 
-    def predict(self, frame: pd.DataFrame) -> FloatArray:
-        """Breach probability per row of a snapshot feature frame."""
+    def predict(self, frame: pd.DataFrame, *, calibrated: bool = True) -> FloatArray:
+        """Breach probability per row of a snapshot feature frame (calibrated when the model
+        has a calibration map, unless ``calibrated=False``)."""
         if len(frame) == 0:
             return np.zeros(0)
-        return _expit(self.intercept + self.design(frame) @ np.asarray(self.weights))
+        p = _expit(self.intercept + self.design(frame) @ np.asarray(self.weights))
+        if calibrated and self.calibration_x:
+            out: FloatArray = np.interp(p, self.calibration_x, self.calibration_y)
+            return out
+        return p
 
     def coefficients(self, top: int | None = None) -> tuple[Coefficient, ...]:
         """Terms by absolute size (the explanation of the model)."""
@@ -474,7 +562,10 @@ class BreachModel:
             weights=tuple(float(w) for w in d["weights"]), feature_names=tuple(d["feature_names"]),
             train_from=datetime.fromisoformat(d["train_from"].rstrip("Z")),
             train_to=datetime.fromisoformat(d["train_to"].rstrip("Z")), train_rows=int(d["train_rows"]),
-            base_rate=float(d["base_rate"]), step_minutes=int(d["step_minutes"]))
+            base_rate=float(d["base_rate"]), step_minutes=int(d["step_minutes"]),
+            calibration_x=tuple(float(v) for v in d.get("calibration_x", ())),
+            calibration_y=tuple(float(v) for v in d.get("calibration_y", ())),
+            calibration_rows=int(d.get("calibration_rows", 0)))
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -484,7 +575,27 @@ class BreachModel:
             "train_rows": self.train_rows,
             "base_rate": round(self.base_rate, 4),
             "step_minutes": self.step_minutes,
+            "calibration": (f"isotonic on the latest {self.calibration_rows:,} training rows"
+                            if self.calibration_x else "none"),
         }
+
+
+def _calibration_rows(frame: pd.DataFrame, y: FloatArray, share: float) -> BoolArray:
+    """The latest ``share`` of the snapshots by instant (the calibration set), or none when
+    either part would be too small or lack a class."""
+    n = len(frame)
+    none = np.zeros(n, dtype=bool)
+    if share <= 0 or n == 0:
+        return none
+    at = frame["at_s"].to_numpy()
+    cut = np.sort(at)[min(int(n * (1 - share)), n - 1)]
+    cal: BoolArray = np.asarray(at >= cut, dtype=bool)
+    for part in (cal, ~cal):
+        k = int(part.sum())
+        pos = int(y[part].sum())
+        if min(k, pos, k - pos) < MIN_CALIBRATION_ROWS // 10 or k < MIN_CALIBRATION_ROWS:
+            return none
+    return cal
 
 
 # --- history snapshots --------------------------------------------------------------------------
@@ -633,7 +744,7 @@ def cached_breach_model(repo: TenantStore, cfg: AppConfig, *, settings: RiskSett
     def digest(value: Any) -> str:
         return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:12]
 
-    where = digest({"v": 1, "store": repo.store.safe_url, "tenant": repo.tenant_id})
+    where = digest({"v": 2, "store": repo.store.safe_url, "tenant": repo.tenant_id})
     build_key = digest([str(v) for v in state[0]])
     folder = cache_dir or model_cache_dir()
     path = folder / f"breach_model_{where}_{build_key}_{digest(asdict(settings))}.json"
@@ -707,6 +818,12 @@ class RiskEvaluation:
     calibration: tuple[CalibrationBin, ...]
     by_metric: tuple[MetricScore, ...]
     coefficients: tuple[Coefficient, ...]
+    #: Expected calibration error on the held-out period: Σ rows × |predicted − observed| / rows
+    #: over the calibration bins, with the calibration map and with the bare regression.
+    ece: float = 0.0
+    ece_uncalibrated: float = 0.0
+    brier_uncalibrated: float = 0.0
+    calibration_method: str = "none"
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = jsonable(asdict(self))
@@ -741,6 +858,14 @@ def calibration_table(p: FloatArray, y: FloatArray, bins: int = 10) -> tuple[Cal
     )
 
 
+def expected_calibration_error(bins: tuple[CalibrationBin, ...]) -> float:
+    """Σ rows · |mean predicted − observed rate| / Σ rows over the bins (0 without rows)."""
+    total = sum(b.rows for b in bins)
+    if total == 0:
+        return 0.0
+    return sum(b.rows * abs(b.mean_predicted - b.observed_rate) for b in bins) / total
+
+
 def evaluate_breach_model(repo: TenantStore, cfg: AppConfig, *, as_of: datetime | None = None,
                           settings: RiskSettings | None = None) -> RiskEvaluation:
     """Fit on ``[test_from − train_days, test_from)`` and score on ``[test_from, as_of − gap)``."""
@@ -760,6 +885,7 @@ def evaluate_breach_model(repo: TenantStore, cfg: AppConfig, *, as_of: datetime 
     model = BreachModel.fit(train.frame, train.y, train_from=train_from, train_to=test_from,
                             settings=settings)
     p = model.predict(test.frame)
+    raw = model.predict(test.frame, calibrated=False)
     y = test.y
     rate = float(y.mean())
     eps = 1e-12
@@ -783,9 +909,13 @@ def evaluate_breach_model(repo: TenantStore, cfg: AppConfig, *, as_of: datetime 
         brier_skill=round(1 - brier / base, 4) if base > 0 else 0.0,
         log_loss=round(float(-np.mean(y * np.log(p + eps) + (1 - y) * np.log(1 - p + eps))), 5),
         auc=round(auc, 4) if auc is not None else None,
-        calibration=calibration_table(p, y),
+        calibration=(table := calibration_table(p, y)),
         by_metric=tuple(by_metric),
         coefficients=model.coefficients(top=15),
+        ece=round(expected_calibration_error(table), 5),
+        ece_uncalibrated=round(expected_calibration_error(calibration_table(raw, y)), 5),
+        brier_uncalibrated=round(brier_score(raw, y), 5),
+        calibration_method=model.summary()["calibration"],
     )
 
 

@@ -1,4 +1,4 @@
-"""Text insights: top keywords and sentiment per group or period (issue 5 item 7, seed 001).
+"""Text insights: top keywords, topics and sentiment per group or period (issue 5 item 7, seed 001).
 
 One job: say what tickets in each group (or week, month, category …) are about, and how their
 writers feel, from ``subject`` + ``description``.
@@ -11,6 +11,14 @@ writers feel, from ``subject`` + ``description``.
   bigrams of two such adjacent words ("double charge"). Tokenising runs once per distinct
   subject and per distinct description (pyarrow), and the counts come back to the tickets by
   integer gathers and ``bincount`` (numpy); a term must occur in ``min_df`` tickets overall.
+- **Topics** are an NMF topic model on TF-IDF (issue 5: "TF-IDF/NMF"): documents are the
+  distinct texts, terms the same unigrams and bigrams with ``min_df`` ≤ df ≤ 50 % of tickets (at
+  most 2,000, most frequent first), binary tf × smooth idf, rows l2-normalised (scikit-learn's
+  ``TfidfVectorizer`` defaults). :func:`nmf` factorises it with multiplicative updates in numpy
+  (scikit-learn's ``NMF(solver="mu")``; importing scikit-learn alone costs ~1.5 CPU-seconds per
+  process), seeded random start: the same data give the same topics. It is fitted on the 4,000
+  most frequent distinct texts, then every text gets its dominant topic with the components held
+  fixed. Topics are numbered by size; a cell lists its three largest.
 - **Sentiment** is VADER's compound score (the ``vaderSentiment`` package, whose lexicon ships
   inside the package: nothing is downloaded). VADER scores one text at a time, so texts are
   scored once per distinct (subject, description) pair after digits are masked (ticket and
@@ -24,6 +32,7 @@ writers feel, from ``subject`` + ``description``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -94,6 +103,7 @@ class TopicCell:
     negative_share: float | None
     positive_share: float | None
     sentiment_scored: int
+    topics: tuple[CellTopic, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -111,6 +121,8 @@ class TopicsResult:
     sentiment: str = "VADER compound (vaderSentiment, shipped lexicon)"
     keywords: str = "c-TF-IDF over unigrams and bigrams"
     message: str = ""
+    topics: tuple[Topic, ...] = ()
+    topic_model: str = "NMF (multiplicative updates, seed 0) on TF-IDF of unigrams and bigrams"
 
     @property
     def empty(self) -> bool:
@@ -127,6 +139,7 @@ class TopicsResult:
                 "negative_share": c.negative_share,
                 "positive_share": c.positive_share,
                 "sentiment_scored": c.sentiment_scored,
+                "top_topics": "; ".join(f"{t.label} ({t.share:.0%})" for t in c.topics),
             }
             for c in self.cells
         ]
@@ -215,9 +228,17 @@ def _gather(owner: IntArray, term: IntArray, n_owners: int, wanted: IntArray) ->
     return which, term[np.repeat(offsets[wanted], rep) + within]
 
 
-def term_counts(texts: DistinctTexts, cell_of_doc: IntArray, n_cells: int
-                ) -> tuple[list[str], FloatArray, FloatArray]:
-    """Term names, tickets per (cell, term) containing the term, and tickets per cell."""
+@dataclass(frozen=True)
+class PairTerms:
+    """Which terms each distinct (subject, description) pair contains: (pair, term) pairs."""
+
+    names: list[str]
+    pair: IntArray
+    term: IntArray
+
+
+def pair_terms(texts: DistinctTexts) -> PairTerms:
+    """The content terms of every distinct text pair, each (pair, term) once."""
     stop = pa.array(sorted(STOPWORDS | BOILERPLATE), pa.string())
     s_owner, s_names, s_term = _text_terms(texts.subjects, stop)
     d_owner, d_names, d_term = _text_terms(texts.descriptions, stop)
@@ -225,18 +246,178 @@ def term_counts(texts: DistinctTexts, cell_of_doc: IntArray, n_cells: int
     s_term = np.asarray(codes[: len(s_names)], dtype=np.int64)[s_term]
     d_term = np.asarray(codes[len(s_names):], dtype=np.int64)[d_term]
     n_terms = len(names)
-    # terms of each distinct (subject, description) pair, once per pair
     p1, t1 = _gather(s_owner, s_term, len(texts.subjects), texts.pair_subject)
     p2, t2 = _gather(d_owner, d_term, len(texts.descriptions), texts.pair_description)
     pt = pd.unique(np.concatenate([p1, p2]) * max(n_terms, 1) + np.concatenate([t1, t2]))
-    pt_pair, pt_term = pt // max(n_terms, 1), pt % max(n_terms, 1)
+    return PairTerms([str(n) for n in names], pt // max(n_terms, 1), pt % max(n_terms, 1))
+
+
+def term_counts(texts: DistinctTexts, cell_of_doc: IntArray, n_cells: int,
+                terms: PairTerms | None = None) -> tuple[list[str], FloatArray, FloatArray]:
+    """Term names, tickets per (cell, term) containing the term, and tickets per cell."""
+    terms = terms or pair_terms(texts)
+    n_terms = len(terms.names)
     docs_per_cell = np.bincount(cell_of_doc, minlength=n_cells).astype(np.float64)
     pair_in_cell = np.bincount(cell_of_doc * texts.pairs + texts.pair_of_doc,
                                minlength=n_cells * texts.pairs).reshape(n_cells, texts.pairs)
     ct = np.zeros((n_cells, n_terms))
     for c in range(n_cells):  # per cell (a handful), never per ticket
-        ct[c] = np.bincount(pt_term, weights=pair_in_cell[c, pt_pair], minlength=n_terms)
-    return [str(n) for n in names], ct, docs_per_cell
+        ct[c] = np.bincount(terms.term, weights=pair_in_cell[c, terms.pair], minlength=n_terms)
+    return terms.names, ct, docs_per_cell
+
+
+# --- topics: NMF on TF-IDF ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Topic:
+    """One NMF topic: its strongest terms and the tickets whose dominant topic it is."""
+
+    topic: int
+    label: str
+    terms: tuple[str, ...]
+    tickets: int
+    share: float
+
+
+@dataclass(frozen=True)
+class CellTopic:
+    """A topic's share of one cell's tickets (tickets whose dominant topic it is)."""
+
+    topic: int
+    label: str
+    tickets: int
+    share: float
+
+
+@dataclass(frozen=True)
+class TopicModel:
+    """Topics and, per ticket, its dominant topic (-1: no content term in the vocabulary)."""
+
+    topics: tuple[Topic, ...]
+    topic_of_doc: IntArray
+
+
+def nmf(x_rows: IntArray, x_cols: IntArray, x_vals: FloatArray, shape: tuple[int, int], k: int, *,
+        seed: int = 0, max_iter: int = 200, tol: float = 1e-4,
+        components: FloatArray | None = None) -> tuple[FloatArray, FloatArray]:
+    """Non-negative matrix factorisation ``X ≈ W H`` of a sparse matrix given as coordinates,
+    by Lee & Seung's multiplicative updates on the Frobenius loss (what scikit-learn's
+    ``NMF(solver="mu")`` does), in numpy: products with ``X`` are ``bincount`` over its
+    non-zeros. Random non-negative start from ``seed`` (deterministic). With ``components``
+    given, ``H`` stays fixed and only ``W`` is fitted (a transform)."""
+    n, m = shape
+    rng = np.random.default_rng(seed)
+    scale = math.sqrt(float(x_vals.mean()) / k) if x_vals.size else 1.0
+    eps = 1e-10
+
+    def x_ht(h: FloatArray) -> FloatArray:  # X Hᵀ (n × k) from the non-zeros only
+        return np.column_stack([np.bincount(x_rows, weights=x_vals * h[j, x_cols], minlength=n)
+                                for j in range(k)])
+
+    h = rng.random((k, m)) * scale if components is None else components
+    if components is None:
+        w = rng.random((n, k)) * scale
+    else:  # warm start of a transform: the projection X Hᵀ, scaled per topic
+        w = x_ht(h) / np.maximum(np.einsum("ij,ij->i", h, h), eps)
+    norm_x = float((x_vals ** 2).sum())
+    previous = math.inf
+    for it in range(max_iter):
+        xht = x_ht(h)
+        w *= xht / (w @ (h @ h.T) + eps)
+        if components is None:  # Wᵀ X (k × m)
+            wtx = np.vstack([np.bincount(x_cols, weights=x_vals * w[x_rows, j], minlength=m)
+                             for j in range(k)])
+            h *= wtx / ((w.T @ w) @ h + eps)
+        if it % 10 == 9 or it == max_iter - 1:
+            cross = np.einsum("ij,ij->", xht, w)  # tr(Wᵀ X Hᵀ) with the new W
+            err = norm_x - 2 * cross + float(np.einsum("ij,ij->", w.T @ w, h @ h.T))
+            if previous - err < tol * max(norm_x, eps):
+                break
+            previous = err
+    return w, h
+
+
+def topic_model(texts: DistinctTexts, terms: PairTerms, *, n_topics: int = 8, min_df: int = 3,
+                max_df: float = 0.5, max_terms: int = 2_000, max_fit_docs: int = 3_000,
+                top_terms: int = 6, seed: int = 0) -> TopicModel:
+    """NMF topics over the TF-IDF of the tickets' distinct texts (see the module doc)."""
+    n_docs = int(texts.pair_of_doc.size)
+    empty = TopicModel((), np.full(n_docs, -1, dtype=np.int64))
+    if n_docs == 0 or terms.pair.size == 0:
+        return empty
+    pair_weight = np.bincount(texts.pair_of_doc, minlength=texts.pairs).astype(np.float64)
+    df = np.bincount(terms.term, weights=pair_weight[terms.pair], minlength=len(terms.names))
+    ok = (df >= min_df) & (df <= max_df * n_docs)
+    cand = np.flatnonzero(ok)
+    names_arr = np.asarray(terms.names, dtype=object)
+    # the most frequent terms (ties by name: deterministic), at most max_terms
+    cand = cand[np.lexsort((names_arr[cand], -df[cand]))][:max_terms]
+    if cand.size < n_topics:
+        return empty
+    col_of = np.full(len(terms.names), -1, dtype=np.int64)
+    col_of[cand] = np.arange(cand.size)
+    keep = col_of[terms.term] >= 0
+    rows, cols = terms.pair[keep], col_of[terms.term[keep]]
+    idf = np.log((1 + n_docs) / (1 + df[cand])) + 1.0  # scikit-learn's smooth idf
+    vals = idf[cols]
+    norms = np.sqrt(np.bincount(rows, weights=vals ** 2, minlength=texts.pairs))
+    vals = vals / np.maximum(norms[rows], 1e-12)  # l2-normalised rows, binary tf
+    # fit on the most frequent distinct texts (a deterministic subset), then assign all
+    fit_pairs = np.argsort(-pair_weight, kind="stable")[:max_fit_docs]
+    fit_pairs = fit_pairs[norms[fit_pairs] > 0]
+    local = np.full(texts.pairs, -1, dtype=np.int64)
+    local[fit_pairs] = np.arange(fit_pairs.size)
+    sel = local[rows] >= 0
+    k = min(n_topics, int(fit_pairs.size))
+    if k == 0:
+        return empty
+    _, h = nmf(local[rows[sel]], cols[sel], vals[sel], (int(fit_pairs.size), int(cand.size)), k,
+               seed=seed)
+    w, _ = nmf(rows, cols, vals, (texts.pairs, int(cand.size)), k, seed=seed, components=h,
+               max_iter=5)
+    best = np.argmax(w, axis=1)
+    best[w.max(axis=1) <= 1e-9] = -1
+    topic_of_doc = best[texts.pair_of_doc]
+    sizes = np.bincount(topic_of_doc[topic_of_doc >= 0], minlength=k)
+    order = np.lexsort((np.arange(k), -sizes))  # biggest topic first
+    renumber = np.empty(k, dtype=np.int64)
+    renumber[order] = np.arange(k)
+    topic_of_doc = np.where(topic_of_doc >= 0, renumber[np.maximum(topic_of_doc, 0)], -1)
+    names = names_arr[cand]
+    topics = []
+    for new, old in enumerate(order.tolist()):
+        top = np.lexsort((names, -h[old]))[:top_terms]
+        words = tuple(str(names[t]) for t in top if h[old, t] > 0)
+        topics.append(Topic(new + 1, _label(words), words, int(sizes[old]),
+                            round(float(sizes[old]) / n_docs, 4)))
+    return TopicModel(tuple(topics), np.where(topic_of_doc >= 0, topic_of_doc + 1, -1))
+
+
+def _label(words: tuple[str, ...], n: int = 3) -> str:
+    """Up to ``n`` of a topic's terms, leaving out words a chosen bigram already says."""
+    chosen: list[str] = []
+    for w in words:
+        said = {part for c in chosen for part in c.split()}
+        if set(w.split()) <= said:
+            continue
+        chosen = [c for c in chosen if not set(c.split()) <= set(w.split())] + [w]
+        if len(chosen) == n:
+            break
+    return " / ".join(chosen)
+
+
+def cell_topics(model: TopicModel, mask: np.ndarray, top: int = 3) -> tuple[CellTopic, ...]:
+    """The ``top`` topics of the tickets selected by ``mask``, by share of them."""
+    n = int(mask.sum())
+    if n == 0 or not model.topics:
+        return ()
+    of = model.topic_of_doc[mask]
+    counts = np.bincount(of[of > 0], minlength=len(model.topics) + 1)
+    order = [t for t in np.lexsort((np.arange(counts.size), -counts)).tolist() if t > 0 and counts[t]]
+    labels = {t.topic: t.label for t in model.topics}
+    return tuple(CellTopic(t, labels[t], int(counts[t]), round(float(counts[t]) / n, 4))
+                 for t in order[:top])
 
 
 def ctfidf(names: list[str], ct: FloatArray, docs_per_cell: FloatArray, *, top_n: int, min_df: int
@@ -320,12 +501,15 @@ def topics(
     min_df: int = 3,
     max_sentiment_texts: int = 1_000,
     sentiment: bool = True,
+    n_topics: int = 8,
+    seed: int = 0,
 ) -> TopicsResult:
-    """Top keywords and sentiment per ``by`` cell for tickets created in the window."""
+    """Top keywords, NMF topics and sentiment per ``by`` cell for tickets created in the
+    window (``n_topics=0``: no topic model)."""
     if by not in BY_CHOICES:
         raise UsageError(f"--by must be one of {', '.join(BY_CHOICES)}")
-    if top_n <= 0 or min_df <= 0:
-        raise UsageError("--top and --min-df must be positive")
+    if top_n <= 0 or min_df <= 0 or n_topics < 0:
+        raise UsageError("--top and --min-df must be positive, --topics at least 0")
     as_of = resolve_as_of(repo, as_of)
     filters = filters or Filters()
     if filters.start_at is None:
@@ -343,7 +527,10 @@ def topics(
     texts = DistinctTexts.of(tbl.column("subject").combine_chunks(),
                              tbl.column("description").combine_chunks())
     codes, names = _cells(by, tbl)
-    names_t, ct, per_cell_docs = term_counts(texts, codes, len(names))
+    terms = pair_terms(texts)
+    names_t, ct, per_cell_docs = term_counts(texts, codes, len(names), terms)
+    model = (topic_model(texts, terms, n_topics=n_topics, min_df=min_df, seed=seed)
+             if n_topics else TopicModel((), np.full(n, -1, dtype=np.int64)))
     per_cell = ctfidf(names_t, ct, per_cell_docs, top_n=top_n, min_df=min_df)
     overall_kw = ctfidf(names_t, ct.sum(axis=0, keepdims=True), per_cell_docs.sum(keepdims=True),
                         top_n=top_n, min_df=min_df)[0]
@@ -361,11 +548,12 @@ def topics(
             negative_share=round(float((s <= NEGATIVE).mean()), 4) if s.size else None,
             positive_share=round(float((s >= POSITIVE).mean()), 4) if s.size else None,
             sentiment_scored=int(s.size),
+            topics=cell_topics(model, mask),
         )
 
     cells = tuple(cell(name, codes == k, per_cell[k]) for k, name in enumerate(names))
     return TopicsResult(
         as_of=as_of, window=filters.describe(), by=by, tickets=n, cells=cells,
         overall=cell("all", np.ones(n, dtype=bool), overall_kw), distinct_texts=texts.pairs,
-        scored_texts=n_scored,
+        scored_texts=n_scored, topics=model.topics,
     )

@@ -16,19 +16,13 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from deskpulse.cli.main import ConfigOpt, DbOpt, TenantOpt, app, handle_errors, open_repo, resolve
-from deskpulse.cli.options import (
-    AgentOpt,
-    BrandOpt,
-    CategoryOpt,
-    ChannelOpt,
-    DaysOpt,
-    FromOpt,
-    GroupOpt,
-    PriorityOpt,
-    RegionOpt,
-    ToOpt,
-    make_filters,
+from deskpulse.cli.main import app, handle_errors, open_repo, resolve
+from deskpulse.cli.options import (  # noqa: F401 - FormatOpt re-exported for cli/agents.py
+    Common,
+    CommonArgs,
+    CommonNoWindow,
+    FormatOpt,
+    common_options,
 )
 from deskpulse.cli.output import OutFormat, console, emit_json, emit_rows, err_console
 
@@ -37,10 +31,9 @@ agents_app = typer.Typer(
 )
 app.add_typer(agents_app, name="agents")
 
-FormatOpt = Annotated[OutFormat, typer.Option("--format", help="table, json or csv.")]
 ByOpt = Annotated[
     list[str] | None,
-    typer.Option("--by", help="Breakdowns to show (repeatable): category, priority, group, channel, agent."),
+    typer.Option("--by", help="Breakdowns to show (repeatable): category, priority, group, channel, agent, policy."),
 ]
 
 Column = tuple[str, str, Callable[[Any], str]]
@@ -106,10 +99,10 @@ def _emit(result: Any, fmt: OutFormat, render: Callable[[], None]) -> None:
     render()
 
 
-def _context(db: str | None, tenant: str | None, config: Any) -> tuple[Any, Any]:
+def _context(opts: CommonArgs) -> tuple[Any, Any]:
     from deskpulse.config import load_config
 
-    ctx = resolve(db, tenant, config)
+    ctx = resolve(opts.db, opts.tenant, opts.config)
     cfg = load_config(ctx.config)
     return open_repo(ctx), cfg
 
@@ -120,31 +113,17 @@ def _slice(r: dict[str, Any]) -> dict[str, Any]:
 
 @app.command("response-times")
 @handle_errors
+@common_options
 def response_times_cmd(
-    days: DaysOpt = None,
-    from_: FromOpt = None,
-    to: ToOpt = None,
-    group: GroupOpt = None,
-    category: CategoryOpt = None,
-    priority: PriorityOpt = None,
-    channel: ChannelOpt = None,
-    brand: BrandOpt = None,
-    region: RegionOpt = None,
-    agent: AgentOpt = None,
+    opts: Common,
     by: ByOpt = None,
-    fmt: FormatOpt = OutFormat.table,
-    db: DbOpt = None,
-    tenant: TenantOpt = None,
-    config: ConfigOpt = None,
 ) -> None:
     """First response times: mean/median/p90 (calendar and business), share within the
     threshold and SLA compliance, overall and by category, priority, group, channel, agent."""
     from deskpulse.analytics.resolution import response_times
 
-    repo, cfg = _context(db, tenant, config)
-    filters = make_filters(days=days, from_=from_, to=to, now=_now(repo), group=group,
-                           category=category, priority=priority, channel=channel, brand=brand,
-                           region=region, agent=agent)
+    repo, cfg = _context(opts)
+    filters = opts.filters(_now(repo))
     report = response_times(repo, filters, cfg.thresholds, by=by)
 
     def render() -> None:
@@ -163,36 +142,22 @@ def response_times_cmd(
         _print_table(f"Response times · {report.window.description}",
                      [_slice(r) for r in report.rows()], cols)
 
-    _emit(report, fmt, render)
+    _emit(report, opts.fmt, render)
 
 
 @app.command("resolution")
 @handle_errors
+@common_options
 def resolution_cmd(
-    days: DaysOpt = None,
-    from_: FromOpt = None,
-    to: ToOpt = None,
-    group: GroupOpt = None,
-    category: CategoryOpt = None,
-    priority: PriorityOpt = None,
-    channel: ChannelOpt = None,
-    brand: BrandOpt = None,
-    region: RegionOpt = None,
-    agent: AgentOpt = None,
+    opts: Common,
     by: ByOpt = None,
-    fmt: FormatOpt = OutFormat.table,
-    db: DbOpt = None,
-    tenant: TenantOpt = None,
-    config: ConfigOpt = None,
 ) -> None:
     """Resolution rate against its target, resolution times (calendar and business), share
     within the threshold and SLA compliance, overall and per breakdown."""
     from deskpulse.analytics.resolution import resolution
 
-    repo, cfg = _context(db, tenant, config)
-    filters = make_filters(days=days, from_=from_, to=to, now=_now(repo), group=group,
-                           category=category, priority=priority, channel=channel, brand=brand,
-                           region=region, agent=agent)
+    repo, cfg = _context(opts)
+    filters = opts.filters(_now(repo))
     report = resolution(repo, filters, cfg.thresholds, by=by)
 
     def render() -> None:
@@ -212,38 +177,24 @@ def resolution_cmd(
         _print_table(f"Resolution · {report.window.description}",
                      [_slice(r) for r in report.rows()], cols)
 
-    _emit(report, fmt, render)
+    _emit(report, opts.fmt, render)
 
 
 @app.command("backlog")
 @handle_errors
+@common_options
 def backlog_cmd(
-    days: DaysOpt = None,
-    from_: FromOpt = None,
-    to: ToOpt = None,
+    opts: Common,
     dimension: Annotated[str, typer.Option("--dimension", help="all, group, priority, channel or region.")] = "all",
     value: Annotated[str | None, typer.Option("--value", help="Only this value of the dimension.")] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Rebuild backlog_daily first.")] = False,
-    group: GroupOpt = None,
-    category: CategoryOpt = None,
-    priority: PriorityOpt = None,
-    channel: ChannelOpt = None,
-    brand: BrandOpt = None,
-    region: RegionOpt = None,
-    agent: AgentOpt = None,
-    fmt: FormatOpt = OutFormat.table,
-    db: DbOpt = None,
-    tenant: TenantOpt = None,
-    config: ConfigOpt = None,
 ) -> None:
     """Backlog per UTC day (open, arrivals vs completions, WIP, ages, SLA debt, at risk) with
     burn-down and minutes to green; builds backlog_daily when missing or stale."""
     from deskpulse.analytics.backlog import backlog_report
 
-    repo, _ = _context(db, tenant, config)
-    filters = make_filters(days=days, from_=from_, to=to, now=_now(repo), group=group,
-                           category=category, priority=priority, channel=channel, brand=brand,
-                           region=region, agent=agent)
+    repo, _ = _context(opts)
+    filters = opts.filters(_now(repo))
     report = backlog_report(repo, filters, dimension=dimension, value=value, rebuild=rebuild)
 
     def render() -> None:
@@ -272,35 +223,21 @@ def backlog_cmd(
             f"throughput {g.throughput_per_hour or 0:,.1f}/h over {g.throughput_days} days"
         )
 
-    _emit(report, fmt, render)
+    _emit(report, opts.fmt, render)
 
 
 @app.command("volume")
 @handle_errors
+@common_options
 def volume_cmd(
+    opts: Common,
     period: Annotated[str, typer.Option("--period", help="day or week (ISO, Monday).")] = "day",
-    days: DaysOpt = None,
-    from_: FromOpt = None,
-    to: ToOpt = None,
-    group: GroupOpt = None,
-    category: CategoryOpt = None,
-    priority: PriorityOpt = None,
-    channel: ChannelOpt = None,
-    brand: BrandOpt = None,
-    region: RegionOpt = None,
-    agent: AgentOpt = None,
-    fmt: FormatOpt = OutFormat.table,
-    db: DbOpt = None,
-    tenant: TenantOpt = None,
-    config: ConfigOpt = None,
 ) -> None:
     """Ticket volume: tickets created per UTC day or week."""
     from deskpulse.analytics.backlog import ticket_volume
 
-    repo, _ = _context(db, tenant, config)
-    filters = make_filters(days=days, from_=from_, to=to, now=_now(repo), group=group,
-                           category=category, priority=priority, channel=channel, brand=brand,
-                           region=region, agent=agent)
+    repo, _ = _context(opts)
+    filters = opts.filters(_now(repo))
     report = ticket_volume(repo, filters, period=period)
 
     def render() -> None:
@@ -310,37 +247,23 @@ def volume_cmd(
             [("period_start", report.period, _text), ("tickets", "tickets", _num)],
         )
 
-    _emit(report, fmt, render)
+    _emit(report, opts.fmt, render)
 
 
 @app.command("bottlenecks")
 @handle_errors
+@common_options
 def bottlenecks_cmd(
-    days: DaysOpt = None,
-    from_: FromOpt = None,
-    to: ToOpt = None,
+    opts: Common,
     min_tickets: Annotated[int, typer.Option("--min-tickets", min=1, help="Smallest slice scored.")] = 10,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Show at most N findings (table).")] = 25,
-    group: GroupOpt = None,
-    category: CategoryOpt = None,
-    priority: PriorityOpt = None,
-    channel: ChannelOpt = None,
-    brand: BrandOpt = None,
-    region: RegionOpt = None,
-    agent: AgentOpt = None,
-    fmt: FormatOpt = OutFormat.table,
-    db: DbOpt = None,
-    tenant: TenantOpt = None,
-    config: ConfigOpt = None,
 ) -> None:
     """Bottlenecks by category, agent, weekday × hour and lifecycle stage (status, group,
     hand-offs), with severity, evidence and a recommendation."""
     from deskpulse.analytics.bottlenecks import bottlenecks
 
-    repo, cfg = _context(db, tenant, config)
-    filters = make_filters(days=days, from_=from_, to=to, now=_now(repo), group=group,
-                           category=category, priority=priority, channel=channel, brand=brand,
-                           region=region, agent=agent)
+    repo, cfg = _context(opts)
+    filters = opts.filters(_now(repo))
     report = bottlenecks(repo, filters, cfg.thresholds, min_tickets=min_tickets)
 
     def render() -> None:
@@ -368,33 +291,22 @@ def bottlenecks_cmd(
         if len(shown) < len(report.findings):
             console.print(f"… {len(report.findings) - len(shown)} more (--limit, --format json)")
 
-    _emit(report, fmt, render)
+    _emit(report, opts.fmt, render)
 
 
 @agents_app.command("performance")
 @handle_errors
+@common_options
 def agents_performance_cmd(
+    opts: CommonNoWindow,
     range_: Annotated[str, typer.Option("--range", help="today, 7d, 30d, 90d or all.")] = "30d",
-    group: GroupOpt = None,
-    category: CategoryOpt = None,
-    priority: PriorityOpt = None,
-    channel: ChannelOpt = None,
-    brand: BrandOpt = None,
-    region: RegionOpt = None,
-    agent: AgentOpt = None,
-    fmt: FormatOpt = OutFormat.table,
-    db: DbOpt = None,
-    tenant: TenantOpt = None,
-    config: ConfigOpt = None,
 ) -> None:
     """Per agent: assigned, resolved, open / in progress / pending, resolution and first
     response times, SLA compliance, escalation and reopen rates, CSAT."""
     from deskpulse.analytics.agents import agent_performance, range_filters
 
-    repo, _ = _context(db, tenant, config)
-    filters = range_filters(range_, _now(repo), group=group, category=category,
-                            priority=priority, channel=channel, brand=brand, region=region,
-                            agent=agent)
+    repo, _ = _context(opts)
+    filters = range_filters(range_, _now(repo), **opts.values)
     report = agent_performance(repo, filters, range_name=range_)
 
     def render() -> None:
@@ -415,4 +327,4 @@ def agents_performance_cmd(
         )
         _print_table("Agent performance", report.rows(), cols)
 
-    _emit(report, fmt, render)
+    _emit(report, opts.fmt, render)

@@ -14,19 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from deskpulse.cli.main import ConfigOpt, DbOpt, TenantOpt, app, handle_errors, open_repo, resolve
-from deskpulse.cli.options import (
-    AgentOpt,
-    BrandOpt,
-    CategoryOpt,
-    ChannelOpt,
-    DaysOpt,
-    FromOpt,
-    GroupOpt,
-    PriorityOpt,
-    RegionOpt,
-    ToOpt,
-    make_filters,
-)
+from deskpulse.cli.options import Common, FormatOpt, common_options
 from deskpulse.cli.output import OutFormat, console, emit_json, emit_rows, err_console
 
 risk_app = typer.Typer(help="Breach-risk model: `risk model` (held-out evaluation).", no_args_is_help=True)
@@ -36,7 +24,6 @@ AsOfOpt = Annotated[
     str | None,
     typer.Option("--as-of", help="Evaluate at this instant (ISO 8601; default: the last build's as_of)."),
 ]
-FormatOpt = Annotated[OutFormat, typer.Option("--format", help="table, json or csv.")]
 NO_TICKETS = "no tickets in range"
 
 
@@ -91,24 +78,12 @@ def _empty(fmt: OutFormat, payload: dict[str, Any]) -> None:
 
 @app.command("next")
 @handle_errors
+@common_options
 def next_(
+    opts: Common,
     limit: Annotated[int, typer.Option("--limit", min=1, help="How many tickets to list.")] = 20,
     refit: Annotated[bool, typer.Option("--refit", help="Fit the breach model again (else once per build).")] = False,
     as_of: AsOfOpt = None,
-    days: DaysOpt = None,
-    from_: FromOpt = None,
-    to: ToOpt = None,
-    group: GroupOpt = None,
-    category: CategoryOpt = None,
-    priority: PriorityOpt = None,
-    channel: ChannelOpt = None,
-    brand: BrandOpt = None,
-    region: RegionOpt = None,
-    agent: AgentOpt = None,
-    fmt: FormatOpt = OutFormat.table,
-    db: DbOpt = None,
-    tenant: TenantOpt = None,
-    config: ConfigOpt = None,
 ) -> None:
     """Ranked work queue of open tickets: overdue first, then by breach risk and time left.
 
@@ -117,9 +92,9 @@ def next_(
     from deskpulse.analytics.risk import RANKING, cached_breach_model, next_best
     from deskpulse.config import load_config
 
-    ctx, repo, when = _setup(db, tenant, config, as_of)
-    filters = make_filters(days=days, from_=from_, to=to, now=when, group=group, category=category,
-                           priority=priority, channel=channel, brand=brand, region=region, agent=agent)
+    fmt = opts.fmt
+    ctx, repo, when = _setup(opts.db, opts.tenant, opts.config, as_of)
+    filters = opts.filters(when)
     cfg = load_config(ctx.config)
     with err_console.status("ranking open clocks by breach risk…"):
         queue = next_best(repo, cfg, filters=filters, limit=limit, as_of=_as_of(as_of),
@@ -177,7 +152,9 @@ def risk_model(
         f"base rate {ev.train_base_rate:.1%}) · test {ev.test_from:%Y-%m-%d} → {ev.test_to:%Y-%m-%d} "
         f"({ev.test_rows:,} rows, base rate {ev.test_base_rate:.1%}) · {ev.censored_rows:,} censored rows left out\n"
         f"Brier {ev.brier:.4f} vs base-rate Brier {ev.brier_base_rate:.4f} (skill {ev.brier_skill:.1%}) · "
-        f"log loss {ev.log_loss:.4f} · AUC {ev.auc if ev.auc is not None else 'n/a'}"
+        f"log loss {ev.log_loss:.4f} · AUC {ev.auc if ev.auc is not None else 'n/a'}\n"
+        f"calibration: {ev.calibration_method} · ECE {ev.ece:.4f} (uncalibrated {ev.ece_uncalibrated:.4f}, "
+        f"Brier {ev.brier_uncalibrated:.4f})"
     )
     emit_rows([vars(c) for c in ev.calibration], fmt, title="Calibration on the held-out period")
     emit_rows([vars(m) for m in ev.by_metric], fmt, title="By metric")
@@ -186,7 +163,9 @@ def risk_model(
 
 @app.command()
 @handle_errors
+@common_options
 def forecast(
+    opts: Common,
     horizon: Annotated[int, typer.Option("--horizon", min=1, help="Days to forecast.")] = 14,
     by: Annotated[ByPeriod, typer.Option("--by", help="Table rows: day or week.")] = ByPeriod.day,
     folds: Annotated[int, typer.Option("--folds", min=0, help="Backtest origins (7 days apart).")] = 4,
@@ -194,27 +173,13 @@ def forecast(
     clear_by: Annotated[str | None, typer.Option("--clear-by", help="Throughput needed to clear the backlog by this date.")] = None,
     engine: Annotated[Engine, typer.Option("--engine", help="ETS fit: numpy (fast) or statsmodels.")] = Engine.numpy,
     as_of: AsOfOpt = None,
-    days: DaysOpt = None,
-    from_: FromOpt = None,
-    to: ToOpt = None,
-    group: GroupOpt = None,
-    category: CategoryOpt = None,
-    priority: PriorityOpt = None,
-    channel: ChannelOpt = None,
-    brand: BrandOpt = None,
-    region: RegionOpt = None,
-    agent: AgentOpt = None,
-    fmt: FormatOpt = OutFormat.table,
-    db: DbOpt = None,
-    tenant: TenantOpt = None,
-    config: ConfigOpt = None,
 ) -> None:
     """Arrivals forecast (weekly-seasonal ETS vs seasonal naive, backtest MAPE) and backlog clear date."""
     from deskpulse.analytics.forecast import forecast_arrivals
 
-    ctx, repo, when = _setup(db, tenant, config, as_of)
-    filters = make_filters(days=days, from_=from_, to=to, now=when, group=group, category=category,
-                           priority=priority, channel=channel, brand=brand, region=region, agent=agent)
+    fmt = opts.fmt
+    ctx, repo, when = _setup(opts.db, opts.tenant, opts.config, as_of)
+    filters = opts.filters(when)
     from deskpulse.sla.build import parse_instant
 
     clear_date = parse_instant(clear_by).date() if clear_by else None
@@ -253,7 +218,9 @@ def forecast(
 
 @app.command()
 @handle_errors
+@common_options
 def staffing(
+    opts: Common,
     target: Annotated[float, typer.Option("--target", help="Service level: share answered within --within.")] = 0.8,
     within: Annotated[float, typer.Option("--within", help="First-reply target in minutes.")] = 60.0,
     shrinkage: Annotated[float, typer.Option("--shrinkage", help="Share of paid time not available (0-1).")] = 0.3,
@@ -264,27 +231,13 @@ def staffing(
     tz: Annotated[str, typer.Option("--tz", help="Timezone of the hour grid.")] = "UTC",
     all_hours: Annotated[bool, typer.Option("--all-hours", help="Table: all 168 hours, not only busy ones.")] = False,
     as_of: AsOfOpt = None,
-    days: DaysOpt = None,
-    from_: FromOpt = None,
-    to: ToOpt = None,
-    group: GroupOpt = None,
-    category: CategoryOpt = None,
-    priority: PriorityOpt = None,
-    channel: ChannelOpt = None,
-    brand: BrandOpt = None,
-    region: RegionOpt = None,
-    agent: AgentOpt = None,
-    fmt: FormatOpt = OutFormat.table,
-    db: DbOpt = None,
-    tenant: TenantOpt = None,
-    config: ConfigOpt = None,
 ) -> None:
     """Agents needed per hour of the week (Erlang C) against the roster. Window default: 28 days."""
     from deskpulse.analytics.staffing import read_roster, staffing_plan
 
-    ctx, repo, when = _setup(db, tenant, config, as_of)
-    filters = make_filters(days=days, from_=from_, to=to, now=when, group=group, category=category,
-                           priority=priority, channel=channel, brand=brand, region=region, agent=agent)
+    fmt = opts.fmt
+    ctx, repo, when = _setup(opts.db, opts.tenant, opts.config, as_of)
+    filters = opts.filters(when)
     plan = staffing_plan(repo, filters=filters, as_of=when, target=target, within_minutes=within,
                          shrinkage=shrinkage, aht_method=aht_method.value, aht_minutes=aht,
                          roster=read_roster(roster) if roster else None, infer_roster=observed, tz=tz)
@@ -315,37 +268,28 @@ def staffing(
 
 @app.command()
 @handle_errors
+@common_options
 def topics(
+    opts: Common,
     by: Annotated[TopicsBy, typer.Option("--by", help="One row per group, week, month, category, channel or priority.")] = TopicsBy.group,
     top: Annotated[int, typer.Option("--top", min=1, help="Keywords per row.")] = 8,
     min_df: Annotated[int, typer.Option("--min-df", min=1, help="A keyword must occur in this many tickets.")] = 3,
     sentiment: Annotated[bool, typer.Option("--sentiment/--no-sentiment", help="VADER sentiment per row.")] = True,
     sentiment_sample: Annotated[int, typer.Option("--sentiment-sample", min=1, help="Distinct texts scored at most (a fixed random sample beyond).")] = 1000,
+    n_topics: Annotated[int, typer.Option("--topics", min=0, help="NMF topics to extract (0: keywords only).")] = 8,
     as_of: AsOfOpt = None,
-    days: DaysOpt = None,
-    from_: FromOpt = None,
-    to: ToOpt = None,
-    group: GroupOpt = None,
-    category: CategoryOpt = None,
-    priority: PriorityOpt = None,
-    channel: ChannelOpt = None,
-    brand: BrandOpt = None,
-    region: RegionOpt = None,
-    agent: AgentOpt = None,
-    fmt: FormatOpt = OutFormat.table,
-    db: DbOpt = None,
-    tenant: TenantOpt = None,
-    config: ConfigOpt = None,
 ) -> None:
-    """Top keywords (c-TF-IDF) and sentiment (VADER) per group or period. Window default: 28 days."""
+    """Top keywords (c-TF-IDF), topics (NMF on TF-IDF) and sentiment (VADER) per group or period.
+    Window default: 28 days."""
     from deskpulse.analytics.text import topics as run_topics
 
-    ctx, repo, when = _setup(db, tenant, config, as_of)
-    filters = make_filters(days=days, from_=from_, to=to, now=when, group=group, category=category,
-                           priority=priority, channel=channel, brand=brand, region=region, agent=agent)
+    fmt = opts.fmt
+    ctx, repo, when = _setup(opts.db, opts.tenant, opts.config, as_of)
+    filters = opts.filters(when)
     with err_console.status("reading ticket texts…"):
         result = run_topics(repo, filters=filters, by=by.value, as_of=when, top_n=top, min_df=min_df,
-                            sentiment=sentiment, max_sentiment_texts=sentiment_sample)
+                            sentiment=sentiment, max_sentiment_texts=sentiment_sample,
+                            n_topics=n_topics)
     if result.empty:
         _empty(fmt, result.as_dict())
         return
@@ -357,6 +301,10 @@ def topics(
         emit_rows(rows, fmt)
         return
     emit_rows(rows, fmt, title=f"Topics by {result.by} · {result.window} · {result.tickets:,} tickets")
+    if result.topics:
+        emit_rows([{"topic": t.topic, "label": t.label, "terms": ", ".join(t.terms), "tickets": t.tickets,
+                    "share": f"{t.share:.1%}"} for t in result.topics], fmt,
+                  title="NMF topics (each ticket counted in its dominant topic)")
     o = result.overall
     if o is not None:
         console.print(f"all tickets: {', '.join(k.term for k in o.keywords)} · sentiment {o.sentiment_mean} "

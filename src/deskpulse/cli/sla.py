@@ -55,13 +55,14 @@ def build(
         spark_build(ctx, cfg, as_of=parse_as_of(as_of), lake=lake, all_tenants=all_tenants, fmt=fmt)
         return
     repo = open_repo(ctx)
-    from deskpulse.analytics.backlog import build_backlog_daily
+    from deskpulse.analytics.facts import build_analytics_marts
 
     with err_console.status("building SLA clocks and metrics…"):
         summary = run_build(repo, cfg, as_of=parse_as_of(as_of), full=full)
-    with err_console.status("rebuilding backlog_daily…"):
-        backlog = build_backlog_daily(repo, as_of=summary.as_of)
-    summary.notes["backlog_daily_rows"] = backlog.rows
+    with err_console.status("rebuilding the analytics marts (ticket_facts, backlog_daily)…"):
+        marts = build_analytics_marts(repo, as_of=summary.as_of)
+    summary.notes["ticket_facts_rows"] = marts.ticket_facts_rows
+    summary.notes["backlog_daily_rows"] = marts.backlog_daily_rows
     if fmt is OutFormat.json:
         emit_json(summary.as_dict())
         return

@@ -194,8 +194,11 @@ async def _once(svc: Any, repo: Any, cfg: Any, connector: str | None, build: boo
     result: dict[str, Any] = {"job": await asyncio.to_thread(svc.runner.progress, repo.tenant_id,
                                                              job.job_id)}
     if build and status in ("completed", "cancelled"):
+        from deskpulse.analytics.facts import build_analytics_marts
+
         summary = await asyncio.to_thread(run_build, repo, cfg)
-        result["build"] = summary.as_dict()
+        marts = await asyncio.to_thread(build_analytics_marts, repo, as_of=summary.as_of)
+        result["build"] = {**summary.as_dict(), "marts": marts.as_dict()}
     return result
 
 

@@ -27,6 +27,11 @@ TENANT_TABLES: Final = (
     "routing_settings",
     "routing_decisions",
     "ticket_history",
+    # dashboard logins (migration 0007)
+    "users",
+    # analytics marts (migration 0008)
+    "ticket_facts",
+    "ticket_stage_facts",
 )
 
 #: Stored ticket columns: the canonical ones plus bookkeeping.
