@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -86,67 +88,110 @@ def import_files(
 
     Rows that fail validation go to the rejects file; with ``strict`` any reject fails the
     run before anything is written. Re-importing the same files changes nothing.
+
+    On a DuckDB store the files are read and validated on the store's own connection, into
+    temp tables, and written from there (:meth:`TenantStore.import_connection`): the valid rows
+    are never copied out as Arrow. On PostgreSQL they are validated in a private in-memory
+    DuckDB and written as Arrow.
     """
-    from deskpulse.ingest import read_import
+    import duckdb
+
+    from deskpulse.ingest.batch import EVENT_OUT_SCHEMA, fetch_table, staged_import
+    from deskpulse.model import TICKET_SCHEMA
 
     started = time.perf_counter()
-    batch = read_import(
-        Path(tickets_path),
-        Path(events_path) if events_path else None,
-        fmt=fmt,
-        mapping=Path(mapping) if mapping else None,
-        preset=preset,
-        tz=tz,
-        known_ticket_ids=repo.ticket_ids(),
-        progress=progress,
-    )
-    summary = ImportSummary(
-        tickets_read=batch.rows_read.get("tickets", 0),
-        events_read=batch.rows_read.get("events", 0),
-        rejected=batch.rejects.num_rows,
-        warnings=list(batch.warnings),
-    )
-    if batch.rejects.num_rows:
-        target = rejects_path or Path(str(tickets_path) + ".rejects.csv")
-        write_rejects(batch.rejects, target)
-        summary.rejects_file = str(target)
-        if strict:
-            first = batch.rejects.slice(0, 1).to_pylist()[0]
-            raise BadInputError(
-                f"{batch.rejects.num_rows} row(s) rejected and --strict is set; nothing was "
-                f"written. First: {first['file']} row {first['row']} column {first['column']}: "
-                f"{first['reason']} (all rejects in {target})",
-                rejects_file=str(target),
-                rejected=batch.rejects.num_rows,
+    with ExitStack() as stack:
+        con = stack.enter_context(repo.import_connection())
+        in_store = con is not None
+        known_sql = known_ids = None
+        if con is not None:
+            known_sql = (
+                "SELECT ticket_id FROM tickets WHERE tenant_id = $tenant",
+                {"tenant": repo.tenant_id},
             )
-    loaded_at = utcnow()
-    with repo.store.transaction():
-        if batch.tickets is not None:
-            if progress:
-                progress("store tickets", 0, batch.tickets.num_rows)
-            counts = repo.upsert_tickets(batch.tickets, loaded_at)
-            summary.tickets_inserted = counts.inserted
-            summary.tickets_updated = counts.updated
-            summary.tickets_unchanged = counts.unchanged
-        if batch.events is not None:
-            if progress:
-                progress("store events", 0, batch.events.num_rows)
-            ev = repo.insert_events(batch.events, loaded_at)
-            summary.events_inserted = ev.inserted
-            summary.events_unchanged = ev.unchanged
-        summary.seconds = round(time.perf_counter() - started, 3)
-        repo.store.execute(
-            "INSERT INTO import_log (tenant_id, import_id, started_at, finished_at, source, status,"
-            " summary) VALUES ($tenant, $id, $started, $finished, $source, 'ok', $summary)",
-            {
-                "tenant": repo.tenant_id,
-                "id": uuid.uuid4().hex,
-                "started": loaded_at,
-                "finished": utcnow(),
-                "source": str(tickets_path) + (f" + {events_path}" if events_path else ""),
-                "summary": json.dumps(summary.as_dict()),
-            },
+        else:
+            spill = stack.enter_context(tempfile.TemporaryDirectory(prefix="deskpulse-spill-"))
+            con = duckdb.connect(":memory:")
+            stack.callback(con.close)
+            con.execute("SET temp_directory = ?", [spill])
+            known_ids = repo.ticket_ids()
+        batch = stack.enter_context(
+            staged_import(
+                con,
+                Path(tickets_path),
+                Path(events_path) if events_path else None,
+                fmt=fmt,
+                mapping=Path(mapping) if mapping else None,
+                preset=preset,
+                tz=tz,
+                known_ticket_ids=known_ids,
+                known_sql=known_sql,
+                progress=progress,
+            )
         )
+        summary = ImportSummary(
+            tickets_read=batch.rows_read.get("tickets", 0),
+            events_read=batch.rows_read.get("events", 0),
+            rejected=batch.rejects.num_rows,
+            warnings=list(batch.warnings),
+        )
+        if batch.rejects.num_rows:
+            target = rejects_path or Path(str(tickets_path) + ".rejects.csv")
+            write_rejects(batch.rejects, target)
+            summary.rejects_file = str(target)
+            if strict:
+                first = batch.rejects.slice(0, 1).to_pylist()[0]
+                raise BadInputError(
+                    f"{batch.rejects.num_rows} row(s) rejected and --strict is set; nothing was "
+                    f"written. First: {first['file']} row {first['row']} column {first['column']}: "
+                    f"{first['reason']} (all rejects in {target})",
+                    rejects_file=str(target),
+                    rejected=batch.rejects.num_rows,
+                )
+        loaded_at = utcnow()
+        with repo.store.transaction():
+            if batch.tickets is not None:
+                if progress:
+                    progress("store tickets", 0, batch.n_tickets)
+                if isinstance(batch.tickets, str) and in_store:
+                    counts = repo.upsert_tickets_from(batch.tickets, loaded_at)
+                else:
+                    tickets = fetch_table(con, batch.tickets, TICKET_SCHEMA)
+                    counts = repo.upsert_tickets(tickets, loaded_at)
+                summary.tickets_inserted = counts.inserted
+                summary.tickets_updated = counts.updated
+                summary.tickets_unchanged = counts.unchanged
+            if batch.events is not None:
+                if progress:
+                    progress("store events", 0, batch.n_events)
+                if isinstance(batch.events, str) and in_store:
+                    ev = repo.insert_events_from(batch.events, batch.n_events, loaded_at)
+                else:
+                    events = fetch_table(con, batch.events, EVENT_OUT_SCHEMA)
+                    ev = repo.insert_events(events, loaded_at)
+                summary.events_inserted = ev.inserted
+                summary.events_unchanged = ev.unchanged
+            summary.seconds = round(time.perf_counter() - started, 3)
+            repo.store.execute(
+                "INSERT INTO import_log (tenant_id, import_id, started_at, finished_at, source,"
+                " status, summary) VALUES ($tenant, $id, $started, $finished, $source, 'ok',"
+                " $summary)",
+                {
+                    "tenant": repo.tenant_id,
+                    "id": uuid.uuid4().hex,
+                    "started": loaded_at,
+                    "finished": utcnow(),
+                    "source": str(tickets_path) + (f" + {events_path}" if events_path else ""),
+                    "summary": json.dumps(summary.as_dict()),
+                },
+            )
+    # issue 7: imported tickets get urgency/sentiment/requires_action/classified_by (sync rules)
+    from deskpulse.ingest.sync.reclassify import classify_imported
+
+    if progress:
+        progress("classify tickets", 0, summary.tickets_inserted + summary.tickets_updated)
+
+    classify_imported(repo, loaded_at)
     log.info("import %s: %s", tickets_path, summary)
     return summary
 

@@ -1,9 +1,12 @@
-"""Run one import's read + validate half: files in, :class:`ImportBatch` out.
+"""Run one import's read + validate half: files in, validated rows + rejects out.
 
-The one job of this module: orchestrate an import — check the arguments, open the private
-in-memory DuckDB connection, load the files (readers), map their columns (mapping / presets),
-validate (validate) and hand back Arrow tables plus rejects and warnings. It never prints and
-touches no database but its own in-memory one.
+The one job of this module: orchestrate an import — check the arguments, set up the DuckDB
+connection it runs on, load the files (readers), map their columns (mapping / presets),
+validate (validate) and hand back the valid rows plus rejects and warnings. ``read_import``
+does it on a private in-memory connection and returns Arrow tables; ``staged_import`` does it
+on a given connection (the store's own, for ``deskpulse import``) and leaves the valid rows of
+canonical files there as temp views, so that they are written without being copied out. It
+never prints and writes no table but its own temp tables, which it drops.
 """
 
 from __future__ import annotations
@@ -12,10 +15,11 @@ import logging
 import re
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -25,14 +29,15 @@ from deskpulse import model
 from deskpulse.errors import BadInputError, UsageError
 from deskpulse.ingest.mapping import FileMapping, Mapping, check_tz, load_mapping, normalize_preset
 from deskpulse.ingest.readers import Loader, Opened
-from deskpulse.ingest.sql import ident
+from deskpulse.ingest.sql import ident, render
 from deskpulse.ingest.validate import (
     Col,
+    Staged,
     Validated,
     event_plan,
+    stage_events,
+    stage_tickets,
     ticket_plan,
-    validate_events,
-    validate_tickets,
 )
 
 log = logging.getLogger(__name__)
@@ -94,15 +99,44 @@ class Run:
     warnings: list[str]
     reporter: Reporter
     known: pa.Array | None  # ids already in the store (string)
+    #: the same as SQL on ``con`` (a query giving a ``ticket_id`` column, and its parameters)
+    known_sql: tuple[str, dict[str, Any]] | None = None
+
+    def known_ids(self) -> pa.Array | None:
+        """The stored ids as Arrow (fetched through ``known_sql`` on first use)."""
+        if self.known is None and self.known_sql is not None:
+            sql, params = self.known_sql
+            col = self.con.sql(sql, params=params or None).to_arrow_table().column(0)
+            self.known = _as_string(col)
+        return self.known
 
 
 @dataclass
 class Tables:
-    """What a pipeline produced."""
+    """What a pipeline produced: Arrow tables (presets) or rows staged in temp tables."""
 
-    tickets: Validated | None
-    events: Validated | None
+    tickets: Validated | Staged | None
+    events: Validated | Staged | None
     sort_events: bool = False  # presets derive events out of order: sort them by seq
+
+
+@dataclass
+class StagedImport:
+    """A validated import whose valid rows are still on the connection that read them.
+
+    ``tickets`` / ``events`` are either Arrow tables (presets) or the names of temp views on
+    that connection (canonical files: the rows were never copied out), with ``n_tickets`` /
+    ``n_events`` valid rows. Views select exactly the columns of ``model.TICKET_SCHEMA`` and
+    :data:`EVENT_OUT_SCHEMA`, in input order.
+    """
+
+    tickets: pa.Table | str | None
+    events: pa.Table | str | None
+    n_tickets: int
+    n_events: int
+    rejects: pa.Table
+    rows_read: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 T = TypeVar("T")
@@ -141,6 +175,98 @@ def read_import(
     ``known_ticket_ids``: ids already stored for this tenant (events may reference them).
     ``progress(stage, done, total)``: called as each stage starts and once at the end.
     Raises UsageError (bad arguments), ConfigError (bad mapping), BadInputError (bad file).
+
+    Runs in a private in-memory DuckDB connection and returns Arrow tables; the import itself
+    (:func:`deskpulse.pipeline.import_files`) uses :func:`staged_import` on the store's own
+    connection instead, so that the valid rows are never copied out.
+    """
+    with tempfile.TemporaryDirectory(prefix="deskpulse-spill-") as spill:
+        con = duckdb.connect(":memory:")
+        try:
+            con.execute("SET temp_directory = ?", [spill])
+            with staged_import(
+                con,
+                tickets_path,
+                events_path,
+                fmt=fmt,
+                mapping=mapping,
+                preset=preset,
+                tz=tz,
+                known_ticket_ids=known_ticket_ids,
+                progress=progress,
+            ) as st:
+                tickets = fetch_table(con, st.tickets, model.TICKET_SCHEMA)
+                events = fetch_table(con, st.events, EVENT_OUT_SCHEMA)
+                return ImportBatch(tickets, events, st.rejects, st.rows_read, st.warnings)
+        finally:
+            con.close()
+
+
+def fetch_table(
+    con: duckdb.DuckDBPyConnection, data: pa.Table | str | None, schema: pa.Schema
+) -> pa.Table | None:
+    if data is None or isinstance(data, pa.Table):
+        return data
+    """An import's valid rows as Arrow: ``data`` itself, or the temp view it names on ``con``."""
+    return con.sql(render("SELECT * FROM {v}", v=data)).to_arrow_table().cast(schema)
+
+
+def _as_string(col: pa.Array | pa.ChunkedArray) -> pa.Array:
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    return arr if pa.types.is_string(arr.type) else arr.cast(pa.string())
+
+
+#: Settings an import needs on the connection it runs on; restored afterwards.
+_SESSION = {"preserve_insertion_order": "true", "enable_progress_bar": "false"}
+
+
+@contextmanager
+def _session(con: duckdb.DuckDBPyConnection, zone: str) -> Iterator[None]:
+    """Time zone of the import, file-order temp tables and no progress bar (DuckDB would draw
+    it on stdout); the connection's own values come back afterwards."""
+    names = ["TimeZone", *_SESSION]
+    old = con.execute(
+        "SELECT " + ", ".join(f"current_setting('{n}')" for n in names)
+    ).fetchall()[0]
+    con.execute("SET TimeZone = ?", [zone])
+    for name, value in _SESSION.items():
+        con.execute(f"SET {name} = {value}")
+    try:
+        yield
+    finally:
+        with suppress(duckdb.Error):
+            con.execute("SET TimeZone = ?", [str(old[0])])
+            for name, value in zip(_SESSION, old[1:], strict=True):
+                con.execute(f"SET {name} = {'true' if value else 'false'}")
+
+
+def _temp_objects(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
+    rows = con.execute(
+        "SELECT 'VIEW', view_name FROM duckdb_views() WHERE temporary AND NOT internal "
+        "UNION ALL SELECT 'TABLE', table_name FROM duckdb_tables() WHERE temporary"
+    ).fetchall()
+    return {(str(k), str(n)) for k, n in rows}
+
+
+@contextmanager
+def staged_import(
+    con: duckdb.DuckDBPyConnection,
+    tickets_path: Path,
+    events_path: Path | None = None,
+    *,
+    fmt: str | None = None,
+    mapping: Path | None = None,
+    preset: str | None = None,
+    tz: str = "UTC",
+    known_ticket_ids: pa.Array | None = None,
+    known_sql: tuple[str, dict[str, Any]] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> Iterator[StagedImport]:
+    """Read and validate an import on ``con``, leaving canonical files' valid rows in temp
+    views of ``con`` for the caller to write; every temp table and view made here is dropped
+    on exit. Arguments as :func:`read_import`; the stored ids come either as Arrow
+    (``known_ticket_ids``) or as SQL on ``con`` (``known_sql``: a query giving ``ticket_id``,
+    and its parameters). ``con`` must not be inside a transaction (a failed CSV scan is retried).
     """
     if not isinstance(tz, str) or not check_tz(tz):
         raise UsageError(f"unknown time zone {tz!r}: use an IANA name such as Europe/Berlin", tz=tz)
@@ -162,26 +288,19 @@ def read_import(
         raise UsageError("the event-log preset derives events from one file: give no events file")
 
     warnings: list[str] = []
-    known = None
-    if known_ticket_ids is not None:
-        arr = known_ticket_ids
-        if isinstance(arr, pa.ChunkedArray):
-            arr = arr.combine_chunks()
-        known = arr if pa.types.is_string(arr.type) else arr.cast(pa.string())
-    with tempfile.TemporaryDirectory(prefix="deskpulse-import-") as tmp:
-        con = duckdb.connect(":memory:")
-        try:
-            con.execute("SET TimeZone = ?", [zone])
-            con.execute("SET temp_directory = ?", [str(Path(tmp) / "spill")])
-            con.execute("SET preserve_insertion_order = true")
+    known = _as_string(known_ticket_ids) if known_ticket_ids is not None else None
+    before = _temp_objects(con)
+    try:
+        with tempfile.TemporaryDirectory(prefix="deskpulse-import-") as tmp, _session(con, zone):
             run = Run(
                 con=con,
                 tmpdir=Path(tmp),
                 tz=zone,
-                loader=Loader(con, Path(tmp), warnings),
+                loader=Loader(con, Path(tmp), warnings, tz=zone),
                 warnings=warnings,
                 reporter=Reporter(progress, _stages(name, events_path is not None)),
                 known=known,
+                known_sql=known_sql,
             )
             if name == "zendesk":
                 from deskpulse.ingest.presets import zendesk
@@ -194,11 +313,13 @@ def read_import(
             else:
                 tables = _canonical(run, Path(tickets_path), _opt(events_path), m, fmt)
             run.reporter.stage("collect")
-            batch = _collect(tables, warnings)
+            staged = _collect(tables, warnings)
             run.reporter.finish()
-            return batch
-        finally:
-            con.close()
+        yield staged
+    finally:
+        for kind, obj in sorted(_temp_objects(con) - before, key=lambda o: o[0] != "VIEW"):
+            with suppress(duckdb.Error):  # an aborted transaction refuses; its rollback cleans up
+                con.execute(f"DROP {kind} IF EXISTS {ident(obj)}")
 
 
 def _opt(p: Path | None) -> Path | None:
@@ -230,11 +351,17 @@ def _norm_header(name: str) -> str:
 
 
 def resolve_columns(
-    opened: Opened, fm: FileMapping, canonical: tuple[str, ...], required: tuple[str, ...]
+    opened: Opened,
+    fm: FileMapping,
+    canonical: tuple[str, ...],
+    required: tuple[str, ...],
+    *,
+    timestamps: tuple[str, ...] = (),
 ) -> tuple[dict[str, Col], list[tuple[str, str]]]:
     """Canonical column -> source, from the mapping's ``columns``/``constants`` or the header.
 
     Returns the sources and the file's columns nobody claimed, as (label, SQL) for ``extra``.
+    A typed source's timestamp columns feed the canonical ``timestamps`` natively (no text).
     """
     file = opened.source.file
     phys = dict((label, name) for name, label in reversed(opened.columns))
@@ -251,7 +378,7 @@ def resolve_columns(
         if c == "extra":  # a re-imported export: its extra object is merged, not nested
             src = by_fold.get("extra")
             if src is not None:
-                cols[c] = Col(sql=f"r.{ident(phys[src])}", label=src)
+                cols[c] = Col(sql=opened.text_sql(phys[src]), label=src)
                 used.add(src)
             continue
         if c in fm.columns:
@@ -284,19 +411,23 @@ def resolve_columns(
                     reason="missing required column",
                 )
             continue
-        cols[c] = Col(sql=f"r.{ident(phys[src])}", label=src)
+        native = opened.native.get(phys[src]) if c in timestamps else None
+        if native is not None:
+            cols[c] = Col(sql=f"r.{ident(phys[src])}", label=src, native=native)
+        else:
+            cols[c] = Col(sql=opened.text_sql(phys[src]), label=src)
         used.add(src)
-    unknown = [(label, f"r.{ident(name)}") for name, label in opened.columns if label not in used]
+    unknown = [(label, opened.text_sql(name)) for name, label in opened.columns if label not in used]
     return cols, unknown
 
 
 def source_columns(opened: Opened) -> dict[str, str]:
     """Source column label -> SQL over ``r`` (for ``reject_values``)."""
-    return {label: f"r.{ident(name)}" for name, label in opened.columns}
+    return {label: opened.text_sql(name) for name, label in opened.columns}
 
 
-def _empty(v: Validated, file: str, path: Path) -> None:
-    if v.rows_read == 0:
+def _empty(rows_read: int, file: str, path: Path) -> None:
+    if rows_read == 0:
         raise BadInputError(
             f"{file}: empty file: no data rows", file=str(path), reason="empty file"
         )
@@ -307,11 +438,24 @@ def all_ticket_ids(run: Run, tickets: Validated | None) -> pa.Array:
     parts = []
     if tickets is not None:
         parts.append(tickets.table.column("ticket_id").combine_chunks())
-    if run.known is not None:
-        parts.append(run.known)
+    known = run.known_ids()
+    if known is not None:
+        parts.append(known)
     if not parts:
         return pa.array([], pa.string())
     return pc.unique(pa.concat_arrays([a.cast(pa.string()) for a in parts]))
+
+
+def _ids_sql(run: Run, tickets: Staged) -> tuple[str, dict[str, Any]]:
+    """SQL on ``run.con`` giving every ticket_id an event may reference."""
+    ours = render("SELECT ticket_id FROM {v}", v=tickets.view)
+    if run.known_sql is not None:
+        sql, params = run.known_sql
+        return render("{ours} UNION ALL {known}", ours=ours, known=sql), dict(params)
+    if run.known is not None and len(run.known):
+        run.con.register("_dp_known_ids", pa.table({"ticket_id": run.known}))
+        return render("{ours} UNION ALL SELECT ticket_id FROM _dp_known_ids", ours=ours), {}
+    return ours, {}
 
 
 def _canonical(run: Run, tickets: Path, events: Path | None, m: Mapping, fmt: str | None) -> Tables:
@@ -323,18 +467,21 @@ def _canonical(run: Run, tickets: Path, events: Path | None, m: Mapping, fmt: st
         fmt=fmt or m.format,
         null_values=m.tickets.null_values,
         delimiter=m.tickets.delimiter,
+        typed=True,
     )
     rep.stage("validate tickets")
 
-    def go_tickets(op: Opened) -> Validated:
-        cols, unknown = resolve_columns(op, m.tickets, model.TICKET_COLUMNS, model.TICKET_REQUIRED)
+    def go_tickets(op: Opened) -> Staged:
+        cols, unknown = resolve_columns(
+            op, m.tickets, model.TICKET_COLUMNS, model.TICKET_REQUIRED, timestamps=model.TICKET_TIMESTAMPS
+        )
         plan = ticket_plan(
             cols, m.tickets, run.tz, extra_columns=unknown, reject_cols=source_columns(op)
         )
-        return validate_tickets(run.con, op.source, plan)
+        return stage_tickets(run.con, op.source, plan)
 
     res_t = with_retry(opened_t, go_tickets)
-    _empty(res_t, opened_t.source.file, tickets)
+    _empty(res_t.rows_read, opened_t.source.file, tickets)
     res_e = None
     if events is not None:
         rep.stage("read events")
@@ -344,21 +491,22 @@ def _canonical(run: Run, tickets: Path, events: Path | None, m: Mapping, fmt: st
             fmt=fmt or m.format,
             null_values=m.events.null_values,
             delimiter=m.events.delimiter,
+            typed=True,
         )
         rep.stage("validate events")
-        ids = all_ticket_ids(run, res_t)
+        ids_sql, ids_params = _ids_sql(run, res_t)
 
-        def go_events(op: Opened) -> Validated:
+        def go_events(op: Opened) -> Staged:
             cols, unknown = resolve_columns(
-                op, m.events, (*model.EVENT_COLUMNS, "extra"), model.EVENT_REQUIRED
+                op, m.events, (*model.EVENT_COLUMNS, "extra"), model.EVENT_REQUIRED, timestamps=("event_at",)
             )
             plan = event_plan(
                 cols, m.events, run.tz, reject_cols=source_columns(op), extra_columns=unknown
             )
-            return validate_events(run.con, op.source, plan, ids)
+            return stage_events(run.con, op.source, plan, ids_sql, ids_params)
 
         res_e = with_retry(opened_e, go_events)
-        _empty(res_e, opened_e.source.file, events)
+        _empty(res_e.rows_read, opened_e.source.file, events)
     return Tables(res_t, res_e)
 
 
@@ -371,26 +519,32 @@ def _sorted_rejects(t: pa.Table) -> pa.Table:
     return t.take(pc.sort_indices(t, sort_keys=[("row", "ascending"), ("column", "ascending")]))
 
 
-def _collect(tables: Tables, warnings: list[str]) -> ImportBatch:
-    tickets = events = None
+def _collect(tables: Tables, warnings: list[str]) -> StagedImport:
+    tickets: pa.Table | str | None = None
+    events: pa.Table | str | None = None
+    n_tickets = n_events = 0
     rejects = [model.REJECT_SCHEMA.empty_table()]
     rows: dict[str, int] = {"tickets": 0, "events": 0}
-    if tables.tickets is not None:
-        t = tables.tickets
-        tickets = (
-            t.table.sort_by("__row").select(list(model.TICKET_COLUMNS)).cast(model.TICKET_SCHEMA)
-        )
+    t = tables.tickets
+    if isinstance(t, Staged):
+        tickets, n_tickets = t.view, t.valid
+    elif t is not None:
+        tt = t.table.sort_by("__row").select(list(model.TICKET_COLUMNS)).cast(model.TICKET_SCHEMA)
+        tickets, n_tickets = tt, tt.num_rows
+    if t is not None:
         rejects.append(_sorted_rejects(t.rejects))
         rows["tickets"] = t.rows_read
-    if tables.events is not None:
-        e = tables.events
+    e = tables.events
+    if isinstance(e, Staged):
+        events, n_events = e.view, e.valid
+    elif e is not None:
         ev = e.table.sort_by("seq") if tables.sort_events else e.table
-        events = ev.select(EVENT_OUT_SCHEMA.names).cast(EVENT_OUT_SCHEMA)
+        et = ev.select(EVENT_OUT_SCHEMA.names).cast(EVENT_OUT_SCHEMA)
+        events, n_events = et, et.num_rows
+    if e is not None:
         rejects.append(_sorted_rejects(e.rejects))
         rows["events"] = e.rows_read
     rej = pa.concat_tables([r.cast(model.REJECT_SCHEMA) for r in rejects])
     if rej.num_rows:
         log.info("import: %d reject rows", rej.num_rows)
-    return ImportBatch(
-        tickets=tickets, events=events, rejects=rej, rows_read=rows, warnings=warnings
-    )
+    return StagedImport(tickets, events, n_tickets, n_events, rej, rows, warnings)

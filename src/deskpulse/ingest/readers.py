@@ -3,9 +3,12 @@
 The one job of this module: turn a CSV (also ``.gz``), Parquet or JSON Lines file into a
 :class:`~deskpulse.ingest.validate.Source` whose columns are all VARCHAR and whose rows have
 known 1-based data row numbers. A CSV is not copied: the source is a ``read_csv(...)`` call
-with ``all_varchar = true`` that the validation query scans once, in file order. Parquet and
-JSON Lines are staged into a temp table of text columns first. Encoding and dialect problems
-are handled here, before validation sees the data:
+with ``all_varchar = true`` that the validation query scans once, in file order. A Parquet
+file opened ``typed`` (canonical imports) is not copied either: ``read_parquet(...)`` is
+scanned in place, with the SQL of each column's text and, for timestamp columns, of its naive
+UTC value (:class:`Opened`). JSON Lines (and Parquet for the presets) are staged into a temp
+table of text columns first. Encoding and dialect problems are handled here, before
+validation sees the data:
 
 * UTF-8 with a BOM is read as is (the BOM is not part of the first header);
 * bytes that are not valid UTF-8 are decoded as cp1252 (a superset of the printable
@@ -31,7 +34,7 @@ import io
 import logging
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, cast
 
@@ -67,15 +70,27 @@ codecs.register_error(_CP1252_HANDLER, _cp1252_fallback)
 
 @dataclass
 class Opened:
-    """A file opened for validation: the Source to scan and its columns (physical, label)."""
+    """A file opened for validation: the Source to scan and its columns (physical, label).
+
+    A typed source (Parquet read in place) also gives, per physical column, the SQL of its
+    value as text (``text``: null tokens applied) and, for timestamp columns, a template that
+    turns the typed column into naive UTC (``native``: one ``{}`` slot for the column). Without
+    them every column of ``r`` is already text.
+    """
 
     source: Source
     columns: list[tuple[str, str]]  # (column name in the relation, cleaned header label)
     retry: Callable[[duckdb.Error], Opened] | None = None  # recover from an error at scan time
+    text: dict[str, str] = field(default_factory=dict)  # physical name -> SQL over r (text)
+    native: dict[str, str] = field(default_factory=dict)  # physical name -> timestamp template
 
     @property
     def labels(self) -> list[str]:
         return [label for _, label in self.columns]
+
+    def text_sql(self, name: str) -> str:
+        """SQL over ``r`` for the text of physical column ``name``."""
+        return self.text.get(name, f"r.{ident(name)}")
 
 
 def file_label(path: Path) -> str:
@@ -215,10 +230,13 @@ def transcode(path: Path, dst: Path, gz: bool, encoding: str) -> None:
 class Loader:
     """Opens files for validation in one DuckDB connection; names its tables ``_raw_<role>``."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, tmpdir: Path, warnings: list[str]) -> None:
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, tmpdir: Path, warnings: list[str], tz: str = "UTC"
+    ) -> None:
         self.con = con
         self.tmpdir = tmpdir
         self.warnings = warnings
+        self.tz = tz  # zone of naive timestamps of typed sources
         self._n = 0
 
     def open(
@@ -229,7 +247,10 @@ class Loader:
         fmt: str | None,
         null_values: tuple[str, ...] = (),
         delimiter: str | None = None,
+        typed: bool = False,
     ) -> Opened:
+        """Open ``path``. ``typed``: a Parquet file is scanned in place with its own types
+        (:meth:`_open_parquet`) instead of being staged as text."""
         path = Path(path)
         _check_file(path)
         kind = detect_format(path, fmt)
@@ -237,6 +258,8 @@ class Loader:
         if kind == "csv":
             return self._open_csv(path, table, null_values, delimiter)
         if kind == "parquet":
+            if typed:
+                return self._open_parquet(path, null_values)
             return self._load_parquet(path, table, null_values)
         return self._load_jsonl(path, table, null_values)
 
@@ -343,6 +366,7 @@ class Loader:
                 SELECT t.*, (t.rowid + 1) + coalesce(s.k, 0) AS __row
                 FROM {table} t ASOF LEFT JOIN (SELECT gap, max(k) AS k FROM steps GROUP BY gap) s
                   ON (t.rowid + 1) > s.gap
+                ORDER BY __row
                 """,
                 numbered=numbered,
                 rej=rej,
@@ -352,6 +376,49 @@ class Loader:
         return Opened(Source(numbered, label, row_sql="r.__row", malformed=malformed), cols)
 
     # --- Parquet --------------------------------------------------------------------------------
+    def _open_parquet(self, path: Path, null_values: tuple[str, ...]) -> Opened:
+        """Scan the file in place, typed: text columns get the null tokens, timestamp columns
+        are converted straight to naive UTC (no text round trip), the rest is cast to text
+        (lists and structs as JSON) where it is used. One file scanned in order: rows are
+        numbered by scan position, which is the file's row number (no column carries it)."""
+        label = file_label(path)
+        p = Params("s")
+        call = f"read_parquet({p.add(str(path))})"
+        try:
+            described = self.con.execute(
+                render("DESCRIBE SELECT * FROM {call}", call=call), p.used_in(call)
+            ).fetchall()
+        except duckdb.Error as exc:
+            raise _bad(path, f"unreadable file: {_first_line(str(exc))}") from exc
+        tokens = [p.add(v) for v in ("", *null_values)]
+        zone = p.add(self.tz)
+        cols: list[tuple[str, str]] = []
+        text: dict[str, str] = {}
+        native: dict[str, str] = {}
+        for name_, typ_, *_ in described:
+            name, typ = str(name_), str(typ_)
+            cols.append((name, name.strip() or name))
+            col = f"r.{ident(name)}"
+            if typ == "VARCHAR":
+                txt = col
+            elif typ.endswith("]") or typ.startswith(("STRUCT", "MAP", "UNION")) or typ == "JSON":
+                txt = f"CAST(to_json({col}) AS VARCHAR)"
+            else:
+                txt = f"CAST({col} AS VARCHAR)"
+            nulls = " OR ".join(f"{txt} = {t}" for t in tokens)
+            text[name] = f"CASE WHEN {nulls} THEN NULL ELSE {txt} END"
+            if typ in ("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"):
+                native[name] = "make_timestamp(epoch_us({}))"
+            elif typ.startswith("TIMESTAMP") or typ == "DATE":
+                naive = "CAST({} AS TIMESTAMP)"
+                native[name] = (
+                    naive if self.tz == "UTC"
+                    else f"make_timestamp(epoch_us(timezone({zone}, {naive})))"
+                )
+        if not cols:
+            raise _bad(path, "unreadable file: no columns")
+        return Opened(Source(call, label, p), cols, text=text, native=native)
+
     def _load_parquet(self, path: Path, table: str, null_values: tuple[str, ...]) -> Opened:
         label = file_label(path)
         src = f"{table}_src"

@@ -7,8 +7,10 @@ and a description of where each canonical column comes from, produce
 * an Arrow table of rejects, one row per failing row × column (file, row, column, value, reason).
 
 How: one SQL query reads the source once and computes every canonical value (TRY_CAST /
-TRY_STRPTIME for timestamps, list lookups against bound alias lists for enumerations) and one
-``__bad`` flag per row (the OR of all checks); it streams straight into Arrow. Only the rows
+TRY_STRPTIME for timestamps, typed Parquet timestamps converted directly, list lookups against
+bound alias lists for enumerations after a comparison with the canonical spellings) and one
+``__bad`` flag per row (the OR of all checks); it streams into Arrow (``run_plan``, presets) or
+into a temp table of the connection (``stage_*``, the import of canonical files). Only the rows
 flagged bad keep their source text, and the reject rows are computed by a second query over
 that (small) subset. Event → ticket existence is an Arrow ``is_in`` against the valid ticket
 ids; duplicate ticket ids are ranked with a window over the duplicated ids only. No Python runs
@@ -37,7 +39,7 @@ import pyarrow.compute as pc
 
 from deskpulse import model
 from deskpulse.ingest.mapping import BUILTIN_ALIASES, FileMapping, fold, resolve_value
-from deskpulse.ingest.sql import Params, ident, norm_sql, render
+from deskpulse.ingest.sql import Params, ident, norm_sql, render, run
 
 TS_MIN = "TIMESTAMP '1900-01-01 00:00:00'"
 TS_MAX = "TIMESTAMP '2200-01-01 00:00:00'"
@@ -87,6 +89,9 @@ class Col:
     """Where one canonical column comes from, as SQL over the source relation (alias ``r``).
 
     ``typed``: the SQL already yields the canonical type (e.g. a UTC TIMESTAMP) — no parsing.
+    ``native``: for a typed source column (a Parquet timestamp), SQL with one ``{}`` slot (the
+    raw column) that yields the naive UTC TIMESTAMP; ``sql`` is then the column itself, which
+    keeps its type and is turned into text only where a reject reports it.
     ``const``: a constant (from ``constants:``) instead of a column. ``label`` is the column name
     rejects report (the source column's name).
     """
@@ -95,6 +100,7 @@ class Col:
     label: str
     typed: bool = False
     const: str | None = None
+    native: str | None = None
 
     def expr(self, p: Params) -> str:
         return f"CAST({p.add(self.const)} AS VARCHAR)" if self.const is not None else self.sql
@@ -223,7 +229,16 @@ def lookup_sql(
     k1, c1 = p.add(list(exact)), p.add(list(exact.values()))
     k2, c2 = p.add(list(folded)), p.add(list(folded.values()))
     tail = f", {raw}" if free else ""
-    return f"coalesce(({c1})[list_position({k1}, {raw})], ({c2})[list_position({k2}, {norm_sql(raw)})]{tail})"
+    lookup = f"coalesce(({c1})[list_position({k1}, {raw})], ({c2})[list_position({k2}, {norm_sql(raw)})]{tail})"
+    # Fast path: a value that is already canonical (it maps to itself) is compared with a few
+    # constants instead of searched in the lists; the lists only see the other spellings.
+    # Equalities, not IN / list_contains: DuckDB turns a constant IN list of 6+ values into a
+    # join, and the validation query must keep the file's row order (rows are numbered by it).
+    same = sorted(k for k, v in exact.items() if k == v)
+    if free or not same:
+        return lookup
+    hit = " OR ".join(f"{raw} = {p.add(k)}" for k in same)
+    return f"CASE WHEN {hit} THEN {raw} ELSE {lookup} END"
 
 
 def tags_sql(raw: str) -> str:
@@ -260,7 +275,7 @@ def missing(expr: str) -> str:
 # --- running a plan ----------------------------------------------------------------------------------
 
 
-def _query(src: Source, plan: Plan) -> tuple[str, Params]:
+def _query(src: Source, plan: Plan, skip: tuple[str, ...] = ()) -> tuple[str, Params]:
     """The one validation query: canonical values, ``__bad`` and, for bad rows only, ``__rej``
     (a JSON array of the failing checks' column/value/reason)."""
     p = src.params.merged(plan.params)
@@ -284,7 +299,7 @@ def _query(src: Source, plan: Plan) -> tuple[str, Params]:
         if plan.checks
         else "CAST(NULL AS VARCHAR)"
     )
-    keep = [ident(c) for c in plan.outputs] + ["__bad", f"{rej} AS __rej"]
+    keep = [ident(c) for c in plan.outputs if c not in skip] + ["__bad", f"{rej} AS __rej"]
     if src.row_sql is not None:
         keep.append("__row")
     return render("SELECT {cols} FROM ({q})", cols=", ".join(keep), q=q), p
@@ -419,7 +434,11 @@ def ticket_plan(
     why_ts = plan.why(ts_reason(fm.timestamp_format, tz))
     for c in model.TICKET_TIMESTAMPS:
         name = f"__r_{c}"
-        if c in cols and cols[c].typed:
+        native = cols[c].native if c in cols else None
+        if native is not None:
+            plan.raw(name, cols[c].sql)
+            expr = native.format(name)
+        elif c in cols and cols[c].typed:
             plan.raw(name, f"CAST({cols[c].sql} AS VARCHAR)")
             plan.raw(f"__t_{c}", f"CAST({cols[c].sql} AS TIMESTAMP)")
             expr = f"__t_{c}"
@@ -604,7 +623,11 @@ def event_plan(
         plan.why(MISSING),
     )
     # event_at
-    if "event_at" in cols and cols["event_at"].typed:
+    native = cols["event_at"].native if "event_at" in cols else None
+    if native is not None:
+        plan.raw("__r_event_at", cols["event_at"].sql)
+        plan.typed("event_at", native.format("__r_event_at"))
+    elif "event_at" in cols and cols["event_at"].typed:
         plan.raw("__r_event_at", f"CAST({cols['event_at'].sql} AS VARCHAR)")
         plan.raw("__t_event_at", f"CAST({cols['event_at'].sql} AS TIMESTAMP)")
         plan.typed("event_at", "__t_event_at")
@@ -743,3 +766,194 @@ def validate_events(
         seq = pc.subtract(res.table.column("__row"), 1)
         res.table = res.table.set_column(res.table.schema.get_field_index("seq"), "seq", seq)
     return res
+
+
+# --- staged validation: valid rows stay in the connection ----------------------------------------------
+#
+# The import's main path. The validation query is materialised once into a temp table of the
+# connection doing the work (the store's own DuckDB connection when the store is DuckDB), with
+# every row, its canonical values, ``__bad`` and ``__rej``; rejects are read from the few bad
+# rows, and a temp view exposes the valid rows. The store writes from that view: no Arrow copy
+# of the batch, no second connection. Row numbers of a streamed CSV are the temp table's rowids
+# (the table is written in file order: ``preserve_insertion_order``).
+
+
+@dataclass
+class Staged:
+    """Validated rows left in a temp table; ``view`` selects the valid ones (canonical columns,
+    events with ``seq``) in input order."""
+
+    table: str  # temp table: every row, canonical values, __bad, __rej (and __row)
+    view: str  # temp view: valid rows only
+    file: str
+    rows_read: int
+    valid: int  # rows in ``view``
+    rejects: pa.Table
+
+
+def _row_sql(src: Source) -> str:
+    """SQL over the staged table (alias ``s``) for a row's 1-based data row number."""
+    return "s.__row" if src.row_sql is not None else "(s.rowid + 1)"
+
+
+def stage_plan(con: duckdb.DuckDBPyConnection, src: Source, plan: Plan, table: str) -> tuple[int, int]:
+    """Materialise the validation query into temp table ``table``; returns (rows, bad rows)."""
+    # seq numbered from the row is computed by the view, not stored
+    sql, p = _query(src, plan, ("seq",) if plan.seq_from_row else ())
+    run(con, f"DROP TABLE IF EXISTS {table}")
+    run(con, render("CREATE TEMP TABLE {t} AS {q}", t=table, q=sql), p)
+    n, bad = con.execute(
+        render("SELECT count(*), count(*) FILTER (WHERE __bad) FROM {t}", t=table)
+    ).fetchall()[0]
+    return int(n), int(bad)
+
+
+def _staged_rejects(con: duckdb.DuckDBPyConnection, src: Source, table: str) -> pa.Table:
+    """Reject rows (REJECT_SCHEMA) of the rows a staged validation flagged bad."""
+    got = con.sql(
+        render(
+            """
+            SELECT $f AS file, __r AS row, x.c AS "column", x.v AS value, x.r AS reason
+            FROM (SELECT {row} AS __r,
+                         unnest(from_json(s.__rej, '[{{"c":"VARCHAR","v":"VARCHAR","r":"VARCHAR"}}]')) AS x
+                  FROM {t} s WHERE s.__bad)
+            """,
+            row=_row_sql(src),
+            t=table,
+        ),
+        params={"f": src.file},
+    ).to_arrow_table()
+    return got.cast(model.REJECT_SCHEMA)
+
+
+def _create_view(
+    con: duckdb.DuckDBPyConnection, view: str, table: str, cols: list[str], drop: str | None, row: str
+) -> None:
+    keep = (
+        render(" AND NOT EXISTS (SELECT 1 FROM {d} d WHERE d.__row = {row})", d=drop, row=row)
+        if drop
+        else ""
+    )
+    run(con, f"DROP VIEW IF EXISTS {view}")
+    run(
+        con,
+        render(
+            "CREATE TEMP VIEW {v} AS SELECT {cols} FROM {t} s WHERE NOT s.__bad{keep}",
+            v=view,
+            cols=", ".join(cols),
+            t=table,
+            keep=keep,
+        ),
+    )
+
+
+def stage_tickets(
+    con: duckdb.DuckDBPyConnection, src: Source, plan: Plan, table: str = "_dp_v_tickets"
+) -> Staged:
+    """Validate tickets into ``table``; duplicate ids are rejected as in :func:`validate_tickets`
+    (latest updated_at wins, ties -> the later row). The valid rows are the view ``<table>_ok``."""
+    n, n_bad = stage_plan(con, src, plan, table)
+    row = _row_sql(src)
+    parts = [_malformed(src)]
+    if n_bad:
+        parts.append(_staged_rejects(con, src, table))
+    drop = f"{table}_drop"
+    run(con, f"DROP TABLE IF EXISTS {drop}")
+    run(
+        con,
+        render(
+            """
+            CREATE TEMP TABLE {drop} AS
+            WITH v AS (SELECT s.ticket_id, s.updated_at, {row} AS __row FROM {t} s WHERE NOT s.__bad),
+            d AS (SELECT ticket_id FROM v GROUP BY ticket_id HAVING count(*) > 1),
+            ranked AS (
+                SELECT v.__row, v.ticket_id, v.updated_at AS u,
+                       row_number() OVER w AS rk, first_value(v.__row) OVER w AS kept_row,
+                       first_value(v.updated_at) OVER w AS kept_u
+                FROM v SEMI JOIN d ON v.ticket_id = d.ticket_id
+                WINDOW w AS (PARTITION BY v.ticket_id ORDER BY v.updated_at DESC, v.__row DESC))
+            SELECT __row, ticket_id, 'duplicate ticket_id: row ' || kept_row || ' is kept (' ||
+                   CASE WHEN kept_u > u THEN 'later updated_at' ELSE 'same updated_at, later in the file' END
+                   || ')' AS reason
+            FROM ranked WHERE rk > 1
+            """,
+            drop=drop,
+            row=row,
+            t=table,
+        ),
+    )
+    dups = con.sql(
+        render(
+            'SELECT $f AS file, __row AS row, $c AS "column", ticket_id AS value, reason '
+            "FROM {drop} ORDER BY __row",
+            drop=drop,
+        ),
+        params={"f": src.file, "c": plan.id_label},
+    ).to_arrow_table()
+    if dups.num_rows:
+        parts.append(dups.cast(model.REJECT_SCHEMA))
+    else:
+        run(con, f"DROP TABLE {drop}")
+    view = f"{table}_ok"
+    _create_view(
+        con, view, table, [f"s.{ident(c)}" for c in plan.outputs], drop if dups.num_rows else None, row
+    )
+    rejects = pa.concat_tables(parts)
+    return Staged(table, view, src.file, n + len(src.malformed), n - n_bad - dups.num_rows, rejects)
+
+
+def stage_events(
+    con: duckdb.DuckDBPyConnection,
+    src: Source,
+    plan: Plan,
+    ids_sql: str,
+    ids_params: dict[str, object] | None = None,
+    table: str = "_dp_v_events",
+) -> Staged:
+    """Validate events into ``table``; events whose ticket_id is not among ``ids_sql`` (SQL
+    giving a ``ticket_id`` column: this import's valid tickets and the store's) are rejected,
+    as in :func:`validate_events`. The valid rows, with ``seq``, are the view ``<table>_ok``."""
+    n, n_bad = stage_plan(con, src, plan, table)
+    row = _row_sql(src)
+    parts = [_malformed(src)]
+    if n_bad:
+        parts.append(_staged_rejects(con, src, table))
+    drop = f"{table}_drop"
+    run(con, f"DROP TABLE IF EXISTS {drop}")
+    stmt = render(
+        """
+        CREATE TEMP TABLE {drop} AS
+        SELECT {row} AS __row, s.ticket_id, s.__bad FROM {t} s
+        WHERE s.ticket_id IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM ({ids}) i WHERE i.ticket_id = s.ticket_id)
+        """,
+        drop=drop,
+        row=row,
+        t=table,
+        ids=ids_sql,
+    )
+    if ids_params:
+        con.execute(stmt, ids_params)
+    else:
+        con.execute(stmt)
+    unknown = con.sql(
+        render(
+            'SELECT $f AS file, __row AS row, $c AS "column", ticket_id AS value, $r AS reason, '
+            "__bad FROM {drop} ORDER BY __row",
+            drop=drop,
+        ),
+        params={"f": src.file, "c": plan.id_label, "r": UNKNOWN_TICKET},
+    ).to_arrow_table()
+    dropped = 0
+    if unknown.num_rows:
+        parts.append(unknown.drop_columns(["__bad"]).cast(model.REJECT_SCHEMA))
+        dropped = unknown.num_rows - int(pc.sum(unknown.column("__bad")).as_py() or 0)
+    else:
+        run(con, f"DROP TABLE {drop}")
+    cols = [f"s.{ident(c)}" for c in plan.outputs if c != "seq"]
+    cols.append(f"{row} - 1 AS seq" if plan.seq_from_row else "s.seq")
+    _create_view(con, f"{table}_ok", table, cols, drop if unknown.num_rows else None, row)
+    rejects = pa.concat_tables(parts)
+    return Staged(
+        table, f"{table}_ok", src.file, n + len(src.malformed), n - n_bad - dropped, rejects
+    )

@@ -8,6 +8,7 @@ the tenant as a parameter. There is no way to reach another tenant's rows from h
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
@@ -70,6 +71,19 @@ def with_hashes(data: pa.Table, key_name: str, columns: tuple[str, ...]) -> pa.T
         ).to_arrow_table()
     finally:
         con.close()
+
+
+#: DuckDB's memory limit while an import holds the store's connection: above it, temp tables
+#: and hash tables spill to the store's temp directory (peak RSS of a 1M-ticket import <= 2 GB).
+IMPORT_MEMORY_LIMIT = "1.4GB"
+
+_RELATION = re.compile(r"_dp_[a-z0-9_]+")
+
+
+def _check_relation(name: str) -> None:
+    """Only the import's own temp views (``_dp_…``) may be named as a write source."""
+    if not _RELATION.fullmatch(name):
+        raise StorageError(f"not an import relation: {name!r}")
 
 
 def _repeated(hashes: np.ndarray[Any, np.dtype[np.uint64]]) -> pa.Array:
@@ -151,15 +165,74 @@ class TenantStore:
         self.store.insert_arrow(name, data)
 
     @contextmanager
-    def _registered(self, name: str, data: pa.Table) -> Iterator[str]:
-        """``data`` readable as view ``name`` on the store's DuckDB connection (zero copy)."""
+    def import_connection(self) -> Iterator[duckdb.DuckDBPyConnection | None]:
+        """The store's own DuckDB connection for an import to read and validate on (so that
+        the valid rows never leave it), held for the whole import; None on PostgreSQL or inside
+        an open transaction (the import then validates on a private connection).
+
+        While held: no progress bar (DuckDB would draw it on stdout), and DuckDB may spill to
+        disk above :data:`IMPORT_MEMORY_LIMIT`; both come back as they were.
+        """
+        if self.store.dialect != "duckdb" or self.store._in_tx:
+            yield None
+            return
+        con = self.store._con
+        with self.store._lock:
+            try:
+                old = con.execute(
+                    "SELECT current_setting('enable_progress_bar'), current_setting('memory_limit')"
+                ).fetchall()[0]
+                con.execute("SET enable_progress_bar = false")
+                con.execute("SET memory_limit = ?", [IMPORT_MEMORY_LIMIT])
+            except duckdb.Error as exc:
+                raise StorageError(f"cannot prepare the store for an import: {exc}") from exc
+            try:
+                yield con
+            finally:
+                with suppress(duckdb.Error):
+                    # the default comes back exactly with RESET (a SET of its rounded text
+                    # would not); any other value is set again
+                    con.execute("RESET memory_limit")
+                    if con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] != old[1]:
+                        con.execute("SET memory_limit = ?", [str(old[1])])
+                    con.execute(f"SET enable_progress_bar = {'true' if old[0] else 'false'}")
+
+    @contextmanager
+    def _unordered(self) -> Iterator[None]:
+        """Let DuckDB append in parallel without keeping the input's order (the rows carry
+        their order: seq); the connection's setting comes back afterwards."""
+        con = self.store._con
+        keep = bool(con.sql("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0])
+        con.execute("SET preserve_insertion_order = false")
+        try:
+            yield
+        finally:
+            with suppress(duckdb.Error):
+                con.execute(f"SET preserve_insertion_order = {'true' if keep else 'false'}")
+
+    @contextmanager
+    def _quiet(self) -> Iterator[None]:
+        """Hold the store's DuckDB connection with its progress bar off: DuckDB draws it on
+        stdout for long statements, which would corrupt `--output json`. Back as it was after."""
         con = self.store._con  # the store package's own connection
         with self.store._lock:
             try:
-                # DuckDB draws a progress bar on stdout for long statements; that would corrupt
-                # `--output json`. Off while we write, then back as it was.
                 bar = bool(con.sql("SELECT current_setting('enable_progress_bar')").fetchall()[0][0])
                 con.execute("SET enable_progress_bar = false")
+            except duckdb.Error as exc:
+                raise StorageError(f"cannot write on duckdb: {exc}") from exc
+            try:
+                yield
+            finally:
+                with suppress(duckdb.Error):
+                    con.execute(f"SET enable_progress_bar = {'true' if bar else 'false'}")
+
+    @contextmanager
+    def _registered(self, name: str, data: pa.Table) -> Iterator[str]:
+        """``data`` readable as view ``name`` on the store's DuckDB connection (zero copy)."""
+        con = self.store._con  # the store package's own connection
+        with self._quiet():
+            try:
                 con.register(name, data)
             except duckdb.Error as exc:
                 raise StorageError(f"cannot stage {name} on duckdb: {exc}") from exc
@@ -172,7 +245,6 @@ class TenantStore:
                     con.unregister(name)
                 raise
             con.unregister(name)
-            con.execute(f"SET enable_progress_bar = {'true' if bar else 'false'}")
 
     def _has_rows(self, table: str) -> bool:
         return bool(
@@ -191,65 +263,78 @@ class TenantStore:
             return self._upsert_tickets_duckdb(data, loaded_at)
         return self._upsert_tickets_staged(data, loaded_at)
 
+    def upsert_tickets_from(self, relation: str, loaded_at: datetime) -> UpsertCounts:
+        """:meth:`upsert_tickets` from a temp view of the store's DuckDB connection (the import's
+        validated rows, exactly the canonical ticket columns) instead of an Arrow table."""
+        _check_relation(relation)
+        with self.store.transaction(), self._quiet():
+            return self._upsert_tickets_rel(relation, loaded_at)
+
     def _upsert_tickets_duckdb(self, data: pa.Table, loaded_at: datetime) -> UpsertCounts:
+        with self.store.transaction(), self._registered("_dp_in_tickets", data):
+            return self._upsert_tickets_rel("_dp_in_tickets", loaded_at)
+
+    def _upsert_tickets_rel(self, source: str, loaded_at: datetime) -> UpsertCounts:
+        """Upsert from relation ``source`` of the store's connection (inside a transaction)."""
         p: dict[str, Any] = {"tenant": self.tenant_id, "loaded_at": loaded_at}
         cols = _cols(TICKET_COLUMNS)
         row_hash = _hash_sql(TICKET_COLUMNS)
-        with self.store.transaction(), self._registered("_dp_in_tickets", data):
-            if not self._has_rows("tickets"):  # first load of this tenant: a plain append
-                self.store.execute(
+        if not self._has_rows("tickets"):  # first load of this tenant: a plain append
+            with self._unordered():
+                n = self.store.execute(
                     f"""
                     INSERT INTO tickets (tenant_id, {cols}, row_hash, loaded_at)
-                    SELECT $tenant, {cols}, {row_hash}, $loaded_at FROM _dp_in_tickets
-                    """,  # noqa: S608 - column names from our schema
+                    SELECT $tenant, {cols}, {row_hash}, $loaded_at FROM {source}
+                    """,  # noqa: S608 - column names from our schema, checked relation
                     p,
-                )
-                return UpsertCounts(inserted=data.num_rows)
-            # one hashing pass; the comparison with the stored hash is kept for the writes
-            self.store.execute("DROP TABLE IF EXISTS _dp_tk_keys")
+                )[0][0]
+            return UpsertCounts(inserted=int(n))
+        # one hashing pass; the comparison with the stored hash is kept for the writes
+        self.store.execute("DROP TABLE IF EXISTS _dp_tk_keys")
+        self.store.execute(
+            f"""
+            CREATE TEMP TABLE _dp_tk_keys AS
+            SELECT k.ticket_id, k.row_hash, t.row_hash AS old_hash
+            FROM (SELECT ticket_id, {row_hash} AS row_hash FROM {source}) k
+            LEFT JOIN (SELECT ticket_id, row_hash FROM tickets WHERE tenant_id = $tenant) t
+              ON t.ticket_id = k.ticket_id
+            """,  # noqa: S608 - column names from our schema, checked relation
+            {"tenant": self.tenant_id},
+        )
+        ins, upd, same = self.store.execute(
+            """
+            SELECT count(*) FILTER (WHERE old_hash IS NULL),
+                   count(*) FILTER (WHERE old_hash <> row_hash),
+                   count(*) FILTER (WHERE old_hash = row_hash)
+            FROM _dp_tk_keys
+            """
+        )[0]
+        if upd:
+            sets = ", ".join(
+                f'"{c}" = s."{c}"' for c in (*TICKET_COLUMNS, "row_hash") if c != "ticket_id"
+            )
             self.store.execute(
                 f"""
-                CREATE TEMP TABLE _dp_tk_keys AS
-                SELECT k.ticket_id, k.row_hash, t.row_hash AS old_hash
-                FROM (SELECT ticket_id, {row_hash} AS row_hash FROM _dp_in_tickets) k
-                LEFT JOIN (SELECT ticket_id, row_hash FROM tickets WHERE tenant_id = $tenant) t
-                  ON t.ticket_id = k.ticket_id
-                """,  # noqa: S608 - column names from our schema
-                {"tenant": self.tenant_id},
+                UPDATE tickets SET {sets}, loaded_at = $loaded_at
+                FROM (SELECT i.*, k.row_hash FROM {source} i
+                      JOIN _dp_tk_keys k ON k.ticket_id = i.ticket_id
+                      WHERE k.old_hash <> k.row_hash) s
+                WHERE tickets.tenant_id = $tenant AND tickets.ticket_id = s.ticket_id
+                """,  # noqa: S608 - column names from our schema, checked relation
+                p,
             )
-            ins, upd, same = self.store.execute(
-                """
-                SELECT count(*) FILTER (WHERE old_hash IS NULL),
-                       count(*) FILTER (WHERE old_hash <> row_hash),
-                       count(*) FILTER (WHERE old_hash = row_hash)
-                FROM _dp_tk_keys
-                """
-            )[0]
-            if upd:
-                sets = ", ".join(
-                    f'"{c}" = s."{c}"' for c in (*TICKET_COLUMNS, "row_hash") if c != "ticket_id"
-                )
-                self.store.execute(
-                    f"""
-                    UPDATE tickets SET {sets}, loaded_at = $loaded_at
-                    FROM (SELECT i.*, k.row_hash FROM _dp_in_tickets i
-                          JOIN _dp_tk_keys k ON k.ticket_id = i.ticket_id
-                          WHERE k.old_hash <> k.row_hash) s
-                    WHERE tickets.tenant_id = $tenant AND tickets.ticket_id = s.ticket_id
-                    """,  # noqa: S608 - column names from our schema
-                    p,
-                )
-            if ins:
+        if ins:
+            with self._unordered():
                 self.store.execute(
                     f"""
                     INSERT INTO tickets (tenant_id, {cols}, row_hash, loaded_at)
                     SELECT $tenant, {_cols(TICKET_COLUMNS, "i.")}, k.row_hash, $loaded_at
-                    FROM _dp_in_tickets i JOIN _dp_tk_keys k ON k.ticket_id = i.ticket_id
+                    FROM {source} i JOIN _dp_tk_keys k ON k.ticket_id = i.ticket_id
                     WHERE k.old_hash IS NULL
-                    """,  # noqa: S608 - column names from our schema
+                    """,  # noqa: S608 - column names from our schema, checked relation
                     p,
                 )
-            self.store.execute("DROP TABLE _dp_tk_keys")
+        self.store.execute("DROP TABLE _dp_tk_keys")
         return UpsertCounts(int(ins), int(upd), int(same))
 
     def _upsert_tickets_staged(self, tickets: pa.Table, loaded_at: datetime) -> UpsertCounts:
@@ -319,10 +404,28 @@ class TenantStore:
             return self._insert_events_duckdb(data, extra, loaded_at)
         return self._insert_events_staged(data, extra, loaded_at)
 
+    def insert_events_from(self, relation: str, rows: int, loaded_at: datetime) -> UpsertCounts:
+        """:meth:`insert_events` from a temp view of the store's DuckDB connection (the import's
+        validated rows: the canonical event columns, ``extra`` and ``seq``; ``rows`` of them)
+        instead of an Arrow table."""
+        _check_relation(relation)
+        if rows == 0:
+            return UpsertCounts()
+        with self.store.transaction(), self._quiet():
+            return self._insert_events_rel(relation, rows, ("extra",), loaded_at)
+
     def _insert_events_duckdb(
         self, data: pa.Table, extra: tuple[str, ...], loaded_at: datetime
     ) -> UpsertCounts:
-        n = data.num_rows
+        with self.store.transaction(), self._registered("_dp_in_events", data):
+            return self._insert_events_rel("_dp_in_events", data.num_rows, extra, loaded_at)
+
+    def _insert_events_rel(
+        self, source: str, n: int, extra: tuple[str, ...], loaded_at: datetime
+    ) -> UpsertCounts:
+        """Insert from relation ``source`` (``n`` rows) of the store's connection, inside a
+        transaction: md5 key computed inline, duplicates within the input dropped, events
+        already stored left alone."""
         p: dict[str, Any] = {"tenant": self.tenant_id, "loaded_at": loaded_at}
         cols = _cols((*EVENT_COLUMNS, *extra))
         target = f"tenant_id, {cols}, seq, event_key, loaded_at"
@@ -331,41 +434,41 @@ class TenantStore:
         # input; only those go through the exact (md5, first by seq) dedup. Collisions only
         # send more rows down the exact path.
         cheap = _cheap_hash_sql(EVENT_COLUMNS)
-        with self.store.transaction(), self._registered("_dp_in_events", data):
-            base, existing = self.store.execute(
-                "SELECT coalesce(max(seq), -1) + 1, count(*) > 0 FROM ticket_events "
-                "WHERE tenant_id = $tenant",
-                {"tenant": self.tenant_id},
-            )[0]
-            p["base"] = int(base)
-            repeats = _repeated(
-                _fetch_uint64(
-                    self.store._con,  # the view lives on this connection; streamed, not copied
-                    f"SELECT {cheap} AS h FROM _dp_in_events",  # noqa: S608 - schema names
-                    n,
-                )
+        base, existing = self.store.execute(
+            "SELECT coalesce(max(seq), -1) + 1, count(*) > 0 FROM ticket_events "
+            "WHERE tenant_id = $tenant",
+            {"tenant": self.tenant_id},
+        )[0]
+        p["base"] = int(base)
+        repeats = _repeated(
+            _fetch_uint64(
+                self.store._con,  # the relation lives on this connection; streamed, not copied
+                f"SELECT {cheap} AS h FROM {source}",  # noqa: S608 - schema names, checked relation
+                n,
             )
-            select = f"$tenant, {cols}, seq + $base, event_key, $loaded_at"
-            source = f"SELECT *, {key} AS event_key FROM _dp_in_events"  # noqa: S608
+        )
+        select = f"$tenant, {cols}, seq + $base, event_key, $loaded_at"
+        rows = f"SELECT *, {key} AS event_key FROM {source}"  # noqa: S608
+        new_only = ""
+        if existing:  # events already stored stay as they are (exact: event_key is the md5)
             new_only = (
                 "WHERE NOT EXISTS (SELECT 1 FROM ticket_events e "
                 "WHERE e.tenant_id = $tenant AND e.event_key = s.event_key)"
-                if existing
-                else ""
             )
-            with ExitStack() as stack:
-                if len(repeats):
-                    stack.enter_context(self._registered("_dp_ev_dups", pa.table({"h": repeats})))
-                    source = f"""
-                        {source}
-                        WHERE NOT EXISTS (SELECT 1 FROM _dp_ev_dups d WHERE d.h = {cheap})
-                        UNION ALL
-                        SELECT * FROM ({source}
-                          WHERE EXISTS (SELECT 1 FROM _dp_ev_dups d WHERE d.h = {cheap}))
-                        QUALIFY row_number() OVER (PARTITION BY event_key ORDER BY seq) = 1
-                    """  # noqa: S608 - column names from our schema
+        with ExitStack() as stack:
+            if len(repeats):
+                stack.enter_context(self._registered("_dp_ev_dups", pa.table({"h": repeats})))
+                rows = f"""
+                    {rows}
+                    WHERE NOT EXISTS (SELECT 1 FROM _dp_ev_dups d WHERE d.h = {cheap})
+                    UNION ALL
+                    SELECT * FROM ({rows}
+                      WHERE EXISTS (SELECT 1 FROM _dp_ev_dups d WHERE d.h = {cheap}))
+                    QUALIFY row_number() OVER (PARTITION BY event_key ORDER BY seq) = 1
+                """  # noqa: S608 - column names from our schema
+            with self._unordered():
                 inserted = self.store.execute(
-                    f"INSERT INTO ticket_events ({target}) SELECT {select} FROM ({source}) s {new_only}",  # noqa: S608
+                    f"INSERT INTO ticket_events ({target}) SELECT {select} FROM ({rows}) s {new_only}",  # noqa: S608
                     p,
                 )[0][0]
         return UpsertCounts(inserted=int(inserted), unchanged=n - int(inserted))
