@@ -198,3 +198,10 @@ def test_cli_report_formats_and_errors(built: Built, tmp_path: Path) -> None:
     assert r.exit_code == 2
     r = runner.invoke(app, [*base, "report", "sla", "--format", "docx"])
     assert r.exit_code == 2
+
+
+def test_report_names_list_every_report() -> None:
+    """reports/names.py (read by help texts without loading the reports) is complete."""
+    from deskpulse.reports.names import REPORT_NAMES
+
+    assert tuple(REPORTS) == REPORT_NAMES

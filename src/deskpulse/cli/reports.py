@@ -26,8 +26,7 @@ from deskpulse.cli.main import ConfigOpt, DbOpt, TenantOpt, app, handle_errors, 
 from deskpulse.cli.options import FILTER_OPTIONS, FromOpt, ToOpt
 from deskpulse.cli.output import OutFormat, console, emit_json, emit_rows
 from deskpulse.errors import UsageError
-from deskpulse.reports.definitions import REPORT_NAMES_HELP
-from deskpulse.reports.render import FORMATS_HELP
+from deskpulse.reports.names import FORMATS_HELP, REPORT_NAMES_HELP
 
 schedule_app = typer.Typer(
     help="Scheduled reports: `schedule add weekly-sla --cron '0 8 * * MON' --tz Europe/Berlin "

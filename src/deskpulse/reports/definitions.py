@@ -541,8 +541,6 @@ REPORTS: Final[dict[str, Definition]] = {
 }
 
 
-#: The report names in words, for help texts (CLI options, API fields): defined once, here.
-REPORT_NAMES_HELP: Final = ", ".join(list(REPORTS)[:-1]) + " or " + list(REPORTS)[-1]
 
 
 def check_report(name: str) -> str:

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import csv
-import enum
 import io
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -25,17 +24,9 @@ from jinja2 import Environment
 from deskpulse.errors import ComponentMissingError, UsageError
 from deskpulse.reports.charts import chart_svg
 from deskpulse.reports.document import ReportDocument, Table
+from deskpulse.reports.names import FORMATS_HELP, ReportFormat
 
-
-class ReportFormat(enum.StrEnum):
-    html = "html"
-    pdf = "pdf"
-    xlsx = "xlsx"
-    csv = "csv"
-
-
-#: The formats in words, for help texts.
-FORMATS_HELP: Final = ", ".join(f.value for f in ReportFormat)
+__all__ = ["FORMATS_HELP", "ReportFormat"]
 
 MIME: Final = {
     ReportFormat.html: "text/html",
