@@ -10,83 +10,74 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from deskpulse.store.migrations.columns import MIN, TS, is_postgres, text_column
+
 revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
 
-TS = sa.DateTime(timezone=False)  # naive UTC everywhere
-MIN = sa.Float(precision=53)
-
-
-def _is_postgres() -> bool:
-    return bool(op.get_bind().dialect.name == "postgresql")
-
 
 def _derived_key(*columns: str, name: str) -> list[sa.PrimaryKeyConstraint]:
     """Keys of derived tables exist on PostgreSQL (lookups); on DuckDB an ART index would
     only slow the bulk replace of a build, and the engine guarantees uniqueness."""
-    return [sa.PrimaryKeyConstraint(*columns, name=name)] if _is_postgres() else []
-
-
-def _text(name: str, nullable: bool = True) -> sa.Column[str]:
-    return sa.Column(name, sa.Text, nullable=nullable)
+    return [sa.PrimaryKeyConstraint(*columns, name=name)] if is_postgres() else []
 
 
 def upgrade() -> None:
     op.create_table(
         "tickets",
-        _text("tenant_id", False),
-        _text("ticket_id", False),
+        text_column("tenant_id", False),
+        text_column("ticket_id", False),
         sa.Column("created_at", TS, nullable=False),
         sa.Column("updated_at", TS, nullable=False),
-        _text("status", False),
+        text_column("status", False),
         *[
-            _text(c)
+            text_column(c)
             for c in (
                 "priority", "channel", "category", "group", "brand", "region", "organization",
                 "tier", "requester_id", "assignee_id", "subject", "description", "tags",
             )
         ],
         sa.Column("deleted_at", TS),
-        _text("satisfaction"),
+        text_column("satisfaction"),
         sa.Column("first_reply_at", TS),
         sa.Column("solved_at", TS),
-        _text("extra"),
-        _text("row_hash", False),
+        text_column("extra"),
+        text_column("row_hash", False),
         sa.Column("loaded_at", TS, nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", "ticket_id", name="pk_tickets"),
     )
-    if _is_postgres():  # DuckDB scans with zone maps; ART indexes would only slow bulk loads
+    if is_postgres():  # DuckDB scans with zone maps; ART indexes would only slow bulk loads
         op.create_index("ix_tickets_tenant_created", "tickets", ["tenant_id", "created_at"])
         op.create_index("ix_tickets_tenant_loaded", "tickets", ["tenant_id", "loaded_at"])
 
     op.create_table(
         "ticket_events",
-        _text("tenant_id", False),
-        _text("ticket_id", False),
+        text_column("tenant_id", False),
+        text_column("ticket_id", False),
         sa.Column("event_at", TS, nullable=False),
-        _text("kind", False),
-        _text("actor", False),
-        _text("actor_id"),
+        text_column("kind", False),
+        text_column("actor", False),
+        text_column("actor_id"),
         sa.Column("public", sa.Boolean, nullable=False),
-        _text("from_value"),
-        _text("to_value"),
-        _text("field"),
+        text_column("from_value"),
+        text_column("to_value"),
+        text_column("field"),
         sa.Column("seq", sa.BigInteger, nullable=False),
-        _text("event_key", False),
+        text_column("event_key", False),
         sa.Column("loaded_at", TS, nullable=False),
     )
-    if _is_postgres():  # dedup is an anti-join on event_key; DuckDB needs no index for it
+    if is_postgres():  # dedup is an anti-join on event_key; DuckDB needs no index for it
         op.create_index("ix_events_tenant_key", "ticket_events", ["tenant_id", "event_key"])
         op.create_index("ix_events_tenant_ticket", "ticket_events", ["tenant_id", "ticket_id"])
 
     op.create_table(
         "ticket_metrics",
-        _text("tenant_id", False),
-        _text("ticket_id", False),
-        _text("policy"),
-        _text("calendar"),
+        text_column("tenant_id", False),
+        text_column("ticket_id", False),
+        text_column("policy"),
+        text_column("calendar"),
         sa.Column("first_reply_at", TS),
         sa.Column("first_reply_calendar_minutes", MIN),
         sa.Column("first_reply_business_minutes", MIN),
@@ -105,39 +96,39 @@ def upgrade() -> None:
 
     op.create_table(
         "ticket_sla",
-        _text("tenant_id", False),
-        _text("ticket_id", False),
-        _text("metric", False),
+        text_column("tenant_id", False),
+        text_column("ticket_id", False),
+        text_column("metric", False),
         sa.Column("instance", sa.Integer, nullable=False),
-        _text("policy", False),
-        _text("calendar", False),
+        text_column("policy", False),
+        text_column("calendar", False),
         sa.Column("target_minutes", MIN),
         sa.Column("started_at", TS),
         sa.Column("due_at", TS),
         sa.Column("stopped_at", TS),
         sa.Column("elapsed_business_minutes", MIN),
         sa.Column("paused_business_minutes", MIN),
-        _text("status", False),
+        text_column("status", False),
         sa.Column("breached_at", TS),
         sa.Column("margin_minutes", MIN),
-        _text("root_cause_kind"),
-        _text("root_cause_value"),
+        text_column("root_cause_kind"),
+        text_column("root_cause_value"),
         sa.Column("root_cause_share", MIN),
         *_derived_key("tenant_id", "ticket_id", "metric", "instance", name="pk_ticket_sla"),
     )
-    if _is_postgres():
+    if is_postgres():
         op.create_index("ix_sla_tenant_status", "ticket_sla", ["tenant_id", "status"])
 
     op.create_table(
         "ticket_segments",
-        _text("tenant_id", False),
-        _text("ticket_id", False),
+        text_column("tenant_id", False),
+        text_column("ticket_id", False),
         sa.Column("segment", sa.Integer, nullable=False),
         sa.Column("started_at", TS, nullable=False),
         sa.Column("ended_at", TS),
-        _text("status", False),
-        _text("group"),
-        _text("assignee_id"),
+        text_column("status", False),
+        text_column("group"),
+        text_column("assignee_id"),
         sa.Column("calendar_minutes", MIN, nullable=False),
         sa.Column("business_minutes", MIN, nullable=False),
         *_derived_key("tenant_id", "ticket_id", "segment", name="pk_ticket_segments"),
@@ -145,10 +136,10 @@ def upgrade() -> None:
 
     op.create_table(
         "backlog_daily",
-        _text("tenant_id", False),
+        text_column("tenant_id", False),
         sa.Column("date", sa.Date, nullable=False),
-        _text("dimension", False),
-        _text("value", False),
+        text_column("dimension", False),
+        text_column("value", False),
         *[
             sa.Column(c, sa.Integer, nullable=False)
             for c in (
@@ -163,10 +154,10 @@ def upgrade() -> None:
 
     op.create_table(
         "build_state",
-        _text("tenant_id", False),
+        text_column("tenant_id", False),
         sa.Column("built_at", TS, nullable=False),
         sa.Column("as_of", TS, nullable=False),
-        _text("config_hash", False),
+        text_column("config_hash", False),
         sa.Column("loaded_through", TS),
         sa.Column("tickets", sa.BigInteger, nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", name="pk_build_state"),
@@ -174,13 +165,13 @@ def upgrade() -> None:
 
     op.create_table(
         "import_log",
-        _text("tenant_id", False),
-        _text("import_id", False),
+        text_column("tenant_id", False),
+        text_column("import_id", False),
         sa.Column("started_at", TS, nullable=False),
         sa.Column("finished_at", TS),
-        _text("source", False),
-        _text("status", False),
-        _text("summary"),
+        text_column("source", False),
+        text_column("status", False),
+        text_column("summary"),
         sa.PrimaryKeyConstraint("tenant_id", "import_id", name="pk_import_log"),
     )
 

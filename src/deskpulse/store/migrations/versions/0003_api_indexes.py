@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from alembic import op
 
+from deskpulse.store.migrations.columns import is_postgres, ticket_columns
+
 revision = "0003"
 down_revision = "0004"
 branch_labels = None
@@ -36,18 +38,6 @@ INDEXES: dict[str, tuple[tuple[str, ...], tuple[str, ...], str]] = {
 }
 
 
-def _is_postgres() -> bool:
-    return bool(op.get_bind().dialect.name == "postgresql")
-
-
-def _ticket_columns() -> set[str]:
-    rows = op.get_bind().exec_driver_sql(
-        "SELECT column_name FROM information_schema.columns "
-        "WHERE table_name = 'tickets' AND table_schema = current_schema()"
-    )
-    return {str(r[0]) for r in rows}
-
-
 def index_ddl(name: str, have: set[str]) -> str:
     """CREATE INDEX for one entry of INDEXES (names from this file, never from input)."""
     columns, include, where = INDEXES[name]
@@ -57,15 +47,15 @@ def index_ddl(name: str, have: set[str]) -> str:
 
 
 def upgrade() -> None:
-    if not _is_postgres():
+    if not is_postgres():
         return
-    have = _ticket_columns()
+    have = ticket_columns()
     for name in INDEXES:
         op.execute(index_ddl(name, have))
 
 
 def downgrade() -> None:
-    if not _is_postgres():
+    if not is_postgres():
         return
     for name in INDEXES:
         op.execute(f"DROP INDEX IF EXISTS {name}")

@@ -20,68 +20,52 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from deskpulse.store.migrations.columns import TS, is_postgres, text_column, ticket_columns
+
 revision = "0004"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
 
-TS = sa.DateTime(timezone=False)  # naive UTC everywhere
-
-
-def _text(name: str, nullable: bool = True) -> sa.Column[str]:
-    return sa.Column(name, sa.Text, nullable=nullable)
-
-
-def _is_postgres() -> bool:
-    return bool(op.get_bind().dialect.name == "postgresql")
-
-
-def _ticket_columns() -> set[str]:
-    rows = op.get_bind().exec_driver_sql(
-        "SELECT column_name FROM information_schema.columns "
-        "WHERE table_name = 'tickets' AND table_schema = current_schema()"
-    )
-    return {str(r[0]) for r in rows}
-
 
 def upgrade() -> None:
     # Another migration may already have added a classification column (the API's filters use
     # them): add only what is missing, so the order of the two never matters.
-    have = _ticket_columns()
+    have = ticket_columns()
     for col in ("urgency", "sentiment", "classified_by", "sync_source"):
         if col not in have:
             op.add_column("tickets", sa.Column(col, sa.Text, nullable=True))
     if "requires_action" not in have:
         op.add_column("tickets", sa.Column("requires_action", sa.Boolean, nullable=True))
-    if _is_postgres():
+    if is_postgres():
         op.execute(
             "CREATE INDEX IF NOT EXISTS ix_tickets_tenant_urgency ON tickets (tenant_id, urgency)"
         )
 
     op.create_table(
         "ingest_jobs",
-        _text("job_id", False),
-        _text("tenant_id", False),
-        _text("connector", False),
-        _text("status", False),
-        _text("owner"),
+        text_column("job_id", False),
+        text_column("tenant_id", False),
+        text_column("connector", False),
+        text_column("status", False),
+        text_column("owner"),
         sa.Column("created_at", TS, nullable=False),
         sa.Column("finished_at", TS),
         sa.Column("heartbeat_at", TS),
         sa.Column("total_pages", sa.Integer),
         sa.Column("processed_pages", sa.Integer, nullable=False),
         sa.Column("cancel_requested", sa.Boolean, nullable=False),
-        _text("error"),
+        text_column("error"),
         sa.PrimaryKeyConstraint("job_id", name="pk_ingest_jobs"),
     )
-    if _is_postgres():  # DuckDB: secondary ART indexes only slow writes (as in 0001)
+    if is_postgres():  # DuckDB: secondary ART indexes only slow writes (as in 0001)
         op.create_index("ix_ingest_jobs_tenant", "ingest_jobs", ["tenant_id", "created_at"])
 
     op.create_table(
         "ingest_locks",
-        _text("tenant_id", False),
-        _text("job_id", False),
-        _text("owner"),
+        text_column("tenant_id", False),
+        text_column("job_id", False),
+        text_column("owner"),
         sa.Column("acquired_at", TS, nullable=False),
         sa.Column("heartbeat_at", TS, nullable=False),
         sa.Column("expires_at", TS, nullable=False),
@@ -90,13 +74,13 @@ def upgrade() -> None:
 
     op.create_table(
         "ingestion_logs",
-        _text("log_id", False),
-        _text("tenant_id", False),
-        _text("job_id", False),
-        _text("connector", False),
+        text_column("log_id", False),
+        text_column("tenant_id", False),
+        text_column("job_id", False),
+        text_column("connector", False),
         sa.Column("started_at", TS, nullable=False),
         sa.Column("finished_at", TS),
-        _text("status", False),
+        text_column("status", False),
         sa.Column("pages", sa.Integer, nullable=False),
         sa.Column("tickets_new", sa.Integer, nullable=False),
         sa.Column("tickets_updated", sa.Integer, nullable=False),
@@ -104,79 +88,79 @@ def upgrade() -> None:
         sa.Column("tickets_deleted", sa.Integer, nullable=False),
         sa.Column("events_new", sa.Integer, nullable=False),
         sa.Column("api_calls", sa.Integer, nullable=False),
-        _text("errors"),  # JSON list of messages
+        text_column("errors"),  # JSON list of messages
         sa.PrimaryKeyConstraint("log_id", name="pk_ingestion_logs"),
     )
-    if _is_postgres():
+    if is_postgres():
         op.create_index("ix_ingestion_logs_tenant", "ingestion_logs", ["tenant_id", "started_at"])
 
     op.create_table(
         "ingest_cursors",
-        _text("tenant_id", False),
-        _text("connector", False),
-        _text("state"),  # JSON: the connector's resume position
+        text_column("tenant_id", False),
+        text_column("connector", False),
+        text_column("state"),  # JSON: the connector's resume position
         sa.Column("updated_at", TS, nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", "connector", name="pk_ingest_cursors"),
     )
 
     op.create_table(
         "ticket_history",
-        _text("tenant_id", False),
-        _text("ticket_id", False),
-        _text("field", False),
-        _text("old"),
-        _text("new"),
+        text_column("tenant_id", False),
+        text_column("ticket_id", False),
+        text_column("field", False),
+        text_column("old"),
+        text_column("new"),
         sa.Column("changed_at", TS, nullable=False),
-        _text("job_id"),
+        text_column("job_id"),
         sa.Column("recorded_at", TS, nullable=False),
     )
-    if _is_postgres():
+    if is_postgres():
         op.create_index(
             "ix_ticket_history_ticket", "ticket_history", ["tenant_id", "ticket_id", "changed_at"]
         )
 
     op.create_table(
         "notification_outbox",
-        _text("idempotency_key", False),
-        _text("tenant_id", False),
-        _text("ticket_id", False),
-        _text("kind", False),
-        _text("subject"),
-        _text("rule"),
-        _text("job_id"),
-        _text("status", False),  # pending, sent, failed
+        text_column("idempotency_key", False),
+        text_column("tenant_id", False),
+        text_column("ticket_id", False),
+        text_column("kind", False),
+        text_column("subject"),
+        text_column("rule"),
+        text_column("job_id"),
+        text_column("status", False),  # pending, sent, failed
         sa.Column("attempts", sa.Integer, nullable=False),
         sa.Column("next_attempt_at", sa.Float(precision=53), nullable=False),  # epoch seconds
         sa.Column("lease_until", sa.Float(precision=53)),
-        _text("last_error"),
+        text_column("last_error"),
         sa.Column("created_at", TS, nullable=False),
         sa.Column("sent_at", TS),
         sa.PrimaryKeyConstraint("idempotency_key", name="pk_notification_outbox"),
     )
-    if _is_postgres():
+    if is_postgres():
         op.create_index(
             "ix_outbox_status_due", "notification_outbox", ["status", "next_attempt_at"]
         )
 
     op.create_table(
         "rate_limits",
-        _text("name", False),
+        text_column("name", False),
         sa.Column("blocked_until", sa.Float(precision=53), nullable=False),
         sa.PrimaryKeyConstraint("name", name="pk_rate_limits"),
     )
     op.create_table(
         "rate_limit_calls",
-        _text("name", False),
+        text_column("name", False),
         sa.Column("called_at", sa.Float(precision=53), nullable=False),
     )
-    if _is_postgres():
+    if is_postgres():
         op.create_index("ix_rate_limit_calls", "rate_limit_calls", ["name", "called_at"])
 
     op.create_table(
         "circuit_breakers",
-        _text("name", False),
-        _text("state", False),
-        _text("results", False),  # the last calls, oldest first: "1" success, "0" failure
+        text_column("name", False),
+        text_column("state", False),
+        text_column("results", False),  # the last calls, oldest first: "1" success, "0" failure
         sa.Column("opened_at", sa.Float(precision=53)),
         sa.Column("probe_until", sa.Float(precision=53)),
         sa.Column("version", sa.BigInteger, nullable=False),
@@ -191,7 +175,7 @@ def downgrade() -> None:
         "ticket_history", "ingest_cursors", "ingestion_logs", "ingest_locks", "ingest_jobs",
     ):
         op.drop_table(table)
-    if _is_postgres():
+    if is_postgres():
         op.execute("DROP INDEX IF EXISTS ix_tickets_tenant_urgency")
     for col in ("requires_action", "sync_source", "classified_by", "sentiment", "urgency"):
         op.drop_column("tickets", col)

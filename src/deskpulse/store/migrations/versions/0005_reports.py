@@ -22,42 +22,34 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from deskpulse.store.migrations.columns import TS, is_postgres, text_column
+
 revision = "0005"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
 
-TS = sa.DateTime(timezone=False)  # naive UTC everywhere
-
-
-def _text(name: str, nullable: bool = True) -> sa.Column[str]:
-    return sa.Column(name, sa.Text, nullable=nullable)
-
-
-def _is_postgres() -> bool:
-    return bool(op.get_bind().dialect.name == "postgresql")
-
 
 def upgrade() -> None:
     op.create_table(
         "report_schedules",
-        _text("tenant_id", False),
-        _text("schedule_id", False),
-        _text("name", False),
-        _text("report", False),
-        _text("formats", False),  # comma separated: pdf,csv
-        _text("cron", False),
-        _text("timezone", False),
-        _text("recipients", False),  # JSON list of addresses
+        text_column("tenant_id", False),
+        text_column("schedule_id", False),
+        text_column("name", False),
+        text_column("report", False),
+        text_column("formats", False),  # comma separated: pdf,csv
+        text_column("cron", False),
+        text_column("timezone", False),
+        text_column("recipients", False),  # JSON list of addresses
         sa.Column("days", sa.Integer),
-        _text("filters", False),  # JSON object
-        _text("missed_policy", False),  # send_once | skip
+        text_column("filters", False),  # JSON object
+        text_column("missed_policy", False),  # send_once | skip
         sa.Column("enabled", sa.Boolean, nullable=False),
         sa.Column("next_run_at", TS, nullable=False),
         sa.Column("last_run_at", TS),
-        _text("last_status"),
+        text_column("last_status"),
         sa.Column("version", sa.BigInteger, nullable=False),
-        _text("created_by"),
+        text_column("created_by"),
         sa.Column("created_at", TS, nullable=False),
         sa.Column("updated_at", TS, nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", "schedule_id", name="pk_report_schedules"),
@@ -65,45 +57,45 @@ def upgrade() -> None:
     )
     op.create_table(
         "report_runs",
-        _text("tenant_id", False),
-        _text("schedule_id", False),
+        text_column("tenant_id", False),
+        text_column("schedule_id", False),
         sa.Column("slot_at", TS, nullable=False),
-        _text("run_id", False),
-        _text("schedule_name", False),
-        _text("status", False),  # running, sent, failed, skipped
-        _text("worker"),
+        text_column("run_id", False),
+        text_column("schedule_name", False),
+        text_column("status", False),  # running, sent, failed, skipped
+        text_column("worker"),
         sa.Column("claimed_at", TS, nullable=False),
         sa.Column("lease_until", TS),
         sa.Column("finished_at", TS),
         sa.Column("attempts", sa.Integer, nullable=False),
         sa.Column("missed", sa.Integer, nullable=False),  # earlier slots coalesced or skipped
-        _text("recipients"),
-        _text("attachments"),  # JSON list of file names
+        text_column("recipients"),
+        text_column("attachments"),  # JSON list of file names
         sa.Column("size_bytes", sa.BigInteger),
-        _text("error"),
+        text_column("error"),
         sa.PrimaryKeyConstraint("tenant_id", "schedule_id", "slot_at", name="pk_report_runs"),
     )
     op.create_table(
         "alert_rules",
-        _text("tenant_id", False),
-        _text("rule_id", False),
-        _text("name", False),
-        _text("metric", False),
-        _text("op", False),
+        text_column("tenant_id", False),
+        text_column("rule_id", False),
+        text_column("name", False),
+        text_column("metric", False),
+        text_column("op", False),
         sa.Column("threshold", sa.Float(precision=53), nullable=False),
-        _text("filters", False),  # JSON object
-        _text("window_name"),  # today, 7d, 30d (sla_attainment)
-        _text("channel", False),  # email | webhook
-        _text("target", False),  # JSON list of addresses, or the webhook URL
-        _text("quiet_hours"),  # "22:00-07:00" local
-        _text("timezone", False),
+        text_column("filters", False),  # JSON object
+        text_column("window_name"),  # today, 7d, 30d (sla_attainment)
+        text_column("channel", False),  # email | webhook
+        text_column("target", False),  # JSON list of addresses, or the webhook URL
+        text_column("quiet_hours"),  # "22:00-07:00" local
+        text_column("timezone", False),
         sa.Column("repeat_minutes", sa.Integer, nullable=False),
         sa.Column("enabled", sa.Boolean, nullable=False),
-        _text("lease_owner"),
+        text_column("lease_owner"),
         sa.Column("lease_until", TS),
         sa.Column("last_checked_at", TS),
         sa.Column("last_value", sa.Float(precision=53)),
-        _text("created_by"),
+        text_column("created_by"),
         sa.Column("created_at", TS, nullable=False),
         sa.Column("updated_at", TS, nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", "rule_id", name="pk_alert_rules"),
@@ -111,33 +103,33 @@ def upgrade() -> None:
     )
     op.create_table(
         "alert_state",
-        _text("tenant_id", False),
-        _text("rule_id", False),
-        _text("alert_key", False),
+        text_column("tenant_id", False),
+        text_column("rule_id", False),
+        text_column("alert_key", False),
         sa.Column("active", sa.Boolean, nullable=False),
         sa.Column("first_seen_at", TS, nullable=False),
         sa.Column("last_seen_at", TS, nullable=False),
         sa.Column("last_sent_at", TS),
         sa.Column("suppressed_at", TS),
         sa.Column("value", sa.Float(precision=53)),
-        _text("detail"),
+        text_column("detail"),
         sa.PrimaryKeyConstraint("tenant_id", "rule_id", "alert_key", name="pk_alert_state"),
     )
     op.create_table(
         "alert_events",
-        _text("tenant_id", False),
-        _text("event_id", False),
-        _text("rule_id", False),
-        _text("rule_name", False),
+        text_column("tenant_id", False),
+        text_column("event_id", False),
+        text_column("rule_id", False),
+        text_column("rule_name", False),
         sa.Column("event_at", TS, nullable=False),
-        _text("status", False),  # sent, failed, suppressed, resolved, deferred
-        _text("keys"),  # JSON list of the keys concerned
+        text_column("status", False),  # sent, failed, suppressed, resolved, deferred
+        text_column("keys"),  # JSON list of the keys concerned
         sa.Column("value", sa.Float(precision=53)),
-        _text("message"),
-        _text("error"),
+        text_column("message"),
+        text_column("error"),
         sa.PrimaryKeyConstraint("tenant_id", "event_id", name="pk_alert_events"),
     )
-    if _is_postgres():  # DuckDB: secondary ART indexes only slow writes (as in 0001)
+    if is_postgres():  # DuckDB: secondary ART indexes only slow writes (as in 0001)
         op.create_index("ix_report_schedules_due", "report_schedules", ["enabled", "next_run_at"])
         op.create_index("ix_report_runs_schedule", "report_runs",
                         ["tenant_id", "schedule_id", "claimed_at"])

@@ -23,95 +23,87 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from deskpulse.store.migrations.columns import TS, is_postgres, text_column
+
 revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
 
-TS = sa.DateTime(timezone=False)  # naive UTC everywhere
-
-
-def _text(name: str, nullable: bool = True) -> sa.Column[str]:
-    return sa.Column(name, sa.Text, nullable=nullable)
-
-
-def _is_postgres() -> bool:
-    return bool(op.get_bind().dialect.name == "postgresql")
-
 
 def upgrade() -> None:
     op.create_table(
         "agent_availability",
-        _text("tenant_id", False),
-        _text("user_id", False),
-        _text("status", False),
+        text_column("tenant_id", False),
+        text_column("user_id", False),
+        text_column("status", False),
         sa.Column("since", TS, nullable=False),
         sa.Column("until", TS),
-        _text("note"),
+        text_column("note"),
         sa.Column("last_activity_at", TS),
         sa.Column("updated_at", TS, nullable=False),
-        _text("updated_by"),
+        text_column("updated_by"),
         sa.PrimaryKeyConstraint("tenant_id", "user_id", name="pk_agent_availability"),
         sa.CheckConstraint("status IN ('available', 'busy', 'away', 'offline')",
                            name="ck_agent_availability_status"),
     )
     op.create_table(
         "agent_availability_history",
-        _text("tenant_id", False),
-        _text("change_id", False),
-        _text("user_id", False),
-        _text("status", False),
-        _text("previous_status"),
+        text_column("tenant_id", False),
+        text_column("change_id", False),
+        text_column("user_id", False),
+        text_column("status", False),
+        text_column("previous_status"),
         sa.Column("since", TS, nullable=False),
         sa.Column("until", TS),
-        _text("note"),
+        text_column("note"),
         sa.Column("changed_at", TS, nullable=False),
-        _text("changed_by"),
+        text_column("changed_by"),
         sa.PrimaryKeyConstraint("tenant_id", "change_id", name="pk_agent_availability_history"),
     )
     op.create_table(
         "agent_skills",
-        _text("tenant_id", False),
-        _text("user_id", False),
-        _text("category", False),  # normalised: trimmed, lower case
+        text_column("tenant_id", False),
+        text_column("user_id", False),
+        text_column("category", False),  # normalised: trimmed, lower case
         sa.Column("level", sa.Integer, nullable=False),
         sa.Column("can_handle_escalations", sa.Boolean, nullable=False),
         sa.Column("created_at", TS, nullable=False),
         sa.Column("updated_at", TS, nullable=False),
-        _text("updated_by"),
+        text_column("updated_by"),
         sa.PrimaryKeyConstraint("tenant_id", "user_id", "category", name="pk_agent_skills"),
         sa.CheckConstraint("level BETWEEN 1 AND 4", name="ck_agent_skills_level"),
     )
     op.create_table(
         "routing_settings",
-        _text("tenant_id", False),
-        _text("mode", False),
+        text_column("tenant_id", False),
+        text_column("mode", False),
         sa.Column("fallback_to_any", sa.Boolean, nullable=False),
         sa.Column("updated_at", TS, nullable=False),
-        _text("updated_by"),
+        text_column("updated_by"),
         sa.PrimaryKeyConstraint("tenant_id", name="pk_routing_settings"),
         sa.CheckConstraint("mode IN ('round_robin', 'skills')", name="ck_routing_settings_mode"),
     )
     op.create_table(
         "routing_decisions",
-        _text("tenant_id", False),
-        _text("decision_id", False),
-        _text("ticket_id", False),
-        _text("user_id", False),
-        _text("previous_user_id"),
+        text_column("tenant_id", False),
+        text_column("decision_id", False),
+        text_column("ticket_id", False),
+        text_column("user_id", False),
+        text_column("previous_user_id"),
         sa.Column("decided_at", TS, nullable=False),
-        _text("mode", False),
-        _text("rule", False),  # skills, fallback, round_robin, no_category
-        _text("category"),
+        text_column("mode", False),
+        text_column("rule", False),  # skills, fallback, round_robin, no_category
+        text_column("category"),
         sa.Column("is_escalation", sa.Boolean, nullable=False),
         sa.Column("workload", sa.Integer, nullable=False),
         sa.Column("skill_level", sa.Integer),
         sa.Column("candidates", sa.Integer, nullable=False),
-        _text("reason", False),
-        _text("decided_by"),
+        text_column("reason", False),
+        text_column("decided_by"),
         sa.PrimaryKeyConstraint("tenant_id", "decision_id", name="pk_routing_decisions"),
     )
-    if _is_postgres():  # DuckDB scans with zone maps (as in 0001)
+    if is_postgres():  # DuckDB scans with zone maps (as in 0001)
         op.create_index("ix_agent_availability_history_user", "agent_availability_history",
                         ["tenant_id", "user_id", "changed_at"])
         op.create_index("ix_routing_decisions_time", "routing_decisions", ["tenant_id", "decided_at"])
@@ -124,7 +116,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    if _is_postgres():
+    if is_postgres():
         op.execute("DROP INDEX IF EXISTS ix_tickets_tenant_assignee_unsolved")
     for table in ("routing_decisions", "routing_settings", "agent_skills",
                   "agent_availability_history", "agent_availability"):

@@ -16,12 +16,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from deskpulse.store.migrations.columns import TS
+
 revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
-
-TS = sa.DateTime(timezone=False)  # naive UTC everywhere
 
 
 def upgrade() -> None:

@@ -16,13 +16,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from deskpulse.store.migrations.columns import MIN, TS
+
 revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None
-
-TS = sa.DateTime(timezone=False)  # naive UTC everywhere
-MIN = sa.Float(precision=53)
 
 
 def upgrade() -> None:
