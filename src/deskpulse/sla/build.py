@@ -4,7 +4,8 @@ Full or incremental. An incremental build recomputes only the tickets whose rows
 were loaded since the last build, that were created after its ``as_of``, or whose clocks were
 still open then (their elapsed time moves with ``as_of``); everything else is final, so the
 result equals a full build. A changed config, an earlier ``as_of`` or ``--full`` forces a
-full build.
+full build. Either way tickets are loaded, computed and written in ranges of ticket ids
+(bounded memory), in one transaction.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pyarrow as pa
 from deskpulse.config import AppConfig
 from deskpulse.errors import UsageError
 from deskpulse.model import EVENT_COLUMNS, TICKET_DIMENSIONS
+from deskpulse.sla import engine
 from deskpulse.sla.engine import TICKET_INPUT_COLUMNS, EngineResult, compute
 from deskpulse.sla.policies import SlaConfig, load_sla_config
 from deskpulse.store import TenantStore
@@ -90,13 +92,16 @@ class BuildSummary:
 
 
 _CHANGED_SQL = """
-WITH changed AS (
-  SELECT ticket_id FROM tickets WHERE loaded_at > $since OR created_at > $prev_as_of
-  UNION SELECT ticket_id FROM ticket_events WHERE loaded_at > $since
-  UNION SELECT ticket_id FROM ticket_metrics WHERE solved_at IS NULL
-  UNION SELECT ticket_id FROM ticket_sla WHERE stopped_at IS NULL AND status <> 'not_applicable'
-)
+SELECT ticket_id FROM tickets WHERE loaded_at > $since OR created_at > $prev_as_of
+UNION SELECT ticket_id FROM ticket_events WHERE loaded_at > $since
+UNION SELECT ticket_id FROM ticket_metrics WHERE solved_at IS NULL
+UNION SELECT ticket_id FROM ticket_segments WHERE ended_at IS NULL AND status NOT IN ('solved', 'closed')
+UNION SELECT ticket_id FROM ticket_sla WHERE stopped_at IS NULL AND status <> 'not_applicable'
 """
+#: Temp table holding the ticket ids an incremental build recomputes (not a tenant table).
+_IDS_TABLE = "_dp_build_ids"
+#: Event columns the engine reads (``actor_id`` and ``field`` stay in the store).
+_ENGINE_EVENT_COLUMNS = ("ticket_id", "event_at", "kind", "actor", "public", "from_value", "to_value", "seq")
 
 
 def _ticket_columns() -> str:
@@ -107,7 +112,11 @@ def _ticket_columns() -> str:
 def load_inputs(
     repo: TenantStore, as_of: datetime, *, since: datetime | None, prev_as_of: datetime | None
 ) -> tuple[pa.Table, pa.Table, pa.Array]:
-    """Tickets and events to compute (all, or the changed set) and the ids whose rows to replace."""
+    """Tickets and events to compute (all, or the changed set) and the ids whose rows to replace.
+
+    Loads everything at once (used by ``sla backtest``); :func:`build` loads and computes
+    partition by partition instead.
+    """
     tcols = _ticket_columns()
     ecols = ", ".join(f'"{c}"' for c in (*EVENT_COLUMNS, "seq"))
     if since is None:
@@ -122,15 +131,15 @@ def load_inputs(
         )
         return tickets, events, tickets.column("ticket_id").combine_chunks()
     params = {"since": since, "prev_as_of": prev_as_of, "as_of": as_of}
-    ids_sql = _CHANGED_SQL + "SELECT ticket_id FROM changed"  # noqa: S608 - fixed text
-    ids = repo.query(ids_sql, since=since, prev_as_of=prev_as_of)
+    changed = "WITH changed AS (" + _CHANGED_SQL + ")\n"
+    ids = repo.query(changed + "SELECT ticket_id FROM changed", since=since, prev_as_of=prev_as_of)  # noqa: S608
     tickets = repo.query(
-        _CHANGED_SQL + f"SELECT {tcols} FROM tickets WHERE deleted_at IS NULL AND created_at <= $as_of "  # noqa: S608
+        changed + f"SELECT {tcols} FROM tickets WHERE deleted_at IS NULL AND created_at <= $as_of "  # noqa: S608
         "AND ticket_id IN (SELECT ticket_id FROM changed)",
         **params,
     )
     events = repo.query(
-        _CHANGED_SQL + f"SELECT {ecols} FROM ticket_events WHERE event_at <= $as_of "  # noqa: S608
+        changed + f"SELECT {ecols} FROM ticket_events WHERE event_at <= $as_of "  # noqa: S608
         "AND ticket_id IN (SELECT ticket_id FROM changed)",
         **params,
     )
@@ -143,6 +152,45 @@ def run_engine(tickets: pa.Table, events: pa.Table, sla: SlaConfig, as_of: datet
     return compute(tickets, events, sla, as_of_s)
 
 
+@dataclass(frozen=True)
+class _Partition:
+    """Tickets ``lo <= ticket_id < hi`` (in the store's own order; ``hi`` None: no bound)."""
+
+    lo: str
+    hi: str | None
+
+
+def _partitions(ids: pa.Array, size: int) -> list[_Partition]:
+    """Ranges of ``size`` tickets over ``ids`` sorted by the store (its collation)."""
+    firsts = [str(ids[i]) for i in range(0, len(ids), size)]
+    return [_Partition(lo, firsts[k + 1] if k + 1 < len(firsts) else None) for k, lo in enumerate(firsts)]
+
+
+def _load_partition(
+    repo: TenantStore, part: _Partition, as_of: datetime, *, changed_only: bool
+) -> tuple[pa.Table, pa.Table]:
+    """One partition's tickets and the events the engine needs (only what it reads)."""
+    tcols = _ticket_columns()
+    ecols = ", ".join(f'e."{c}"' for c in _ENGINE_EVENT_COLUMNS)
+    where = "t.deleted_at IS NULL AND t.created_at <= $as_of AND t.ticket_id >= $lo"
+    params: dict[str, Any] = {"as_of": as_of, "lo": part.lo}
+    if part.hi is not None:
+        where += " AND t.ticket_id < $hi"
+        params["hi"] = part.hi
+    if changed_only:
+        where += f" AND t.ticket_id IN (SELECT ticket_id FROM {_IDS_TABLE})"  # noqa: S608
+    tickets = repo.query(f"SELECT {tcols} FROM tickets t WHERE {where}", **params)  # noqa: S608 - fixed text
+    # Events by ticket range (and changed set) only: no join with tickets and no per-row kind
+    # test over the whole events table; the engine drops events of tickets it was not given.
+    ev_where = "e.event_at <= $as_of AND e.ticket_id >= $lo"
+    if part.hi is not None:
+        ev_where += " AND e.ticket_id < $hi"
+    if changed_only:
+        ev_where += f" AND e.ticket_id IN (SELECT ticket_id FROM {_IDS_TABLE})"  # noqa: S608
+    events = repo.query(f"SELECT {ecols} FROM ticket_events e WHERE {ev_where}", **params)  # noqa: S608
+    return tickets, events
+
+
 def build(
     repo: TenantStore,
     cfg: AppConfig,
@@ -150,7 +198,12 @@ def build(
     as_of: datetime | None = None,
     full: bool = False,
 ) -> BuildSummary:
-    """Build the SLA tables of ``repo``'s tenant as of ``as_of`` (default: now)."""
+    """Build the SLA tables of ``repo``'s tenant as of ``as_of`` (default: now).
+
+    Tickets are loaded, computed and written in partitions of
+    :data:`~deskpulse.sla.engine.PARTITION_TICKETS` whole tickets (ranges of ticket ids), all
+    in one transaction: memory stays bounded by one partition whatever the tenant's size.
+    """
     started = time.perf_counter()
     sla = load_sla_config(cfg)  # config errors surface before any data is touched
     as_of = as_of or utcnow()
@@ -163,18 +216,57 @@ def build(
     incremental = (
         not full and bool(prev) and prev[0][1] == cfg.fingerprint and as_of >= prev[0][0]
     )
-    since = (prev[0][2] or datetime.min) if incremental else None
-    prev_as_of = prev[0][0] if incremental else None
-    tickets, events, replace_ids = load_inputs(repo, as_of, since=since, prev_as_of=prev_as_of)
-    result = run_engine(tickets, events, sla, as_of)
-    with repo.store.transaction():
-        ids = None if not incremental else replace_ids
-        repo.replace_rows("ticket_metrics", result.ticket_metrics, ticket_ids=ids)
-        repo.replace_rows("ticket_sla", result.ticket_sla, ticket_ids=ids)
-        repo.replace_rows("ticket_segments", result.ticket_segments, ticket_ids=ids)
+    as_of_s = int(as_of.replace(tzinfo=UTC).timestamp())
+    store = repo.store
+    notes: dict[str, int] = {}
+    recomputed = 0
+    with store.transaction():
+        if incremental:
+            since = prev[0][2] or datetime.min
+            changed = repo.query(
+                "SELECT ticket_id FROM (" + _CHANGED_SQL + ") c ORDER BY ticket_id",  # noqa: S608
+                since=since, prev_as_of=prev[0][0],
+            ).column("ticket_id").combine_chunks()
+            store.execute(f"DROP TABLE IF EXISTS {_IDS_TABLE}")
+            store.execute(f"CREATE TEMP TABLE {_IDS_TABLE} (ticket_id VARCHAR)")
+            store.insert_arrow(_IDS_TABLE, pa.table({"ticket_id": changed}))
+            ids = repo.query(
+                f"SELECT ticket_id FROM tickets WHERE deleted_at IS NULL AND created_at <= $as_of "  # noqa: S608
+                f"AND ticket_id IN (SELECT ticket_id FROM {_IDS_TABLE}) ORDER BY ticket_id",
+                as_of=as_of,
+            ).column("ticket_id")
+            replace: pa.Array | None = changed
+        else:
+            ids = repo.query(
+                "SELECT ticket_id FROM tickets WHERE deleted_at IS NULL AND created_at <= $as_of "
+                "ORDER BY ticket_id",
+                as_of=as_of,
+            ).column("ticket_id")
+            replace = None
+        parts = _partitions(ids, engine.PARTITION_TICKETS)
+        no_ids = pa.array([], pa.string())
+        for k, part in enumerate(parts or [None]):
+            if part is None:  # nothing to compute: still clear what has to go
+                result = compute(_empty_tickets(), _empty_events(), sla, as_of_s)
+            else:
+                tickets, events = _load_partition(repo, part, as_of, changed_only=incremental)
+                recomputed += tickets.num_rows
+                result = compute(tickets, events, sla, as_of_s)
+                del tickets, events
+            for key, value in result.notes.items():
+                notes[key] = notes.get(key, 0) + value
+            # the first write replaces (all rows, or the changed tickets'), the others append
+            target = replace if k == 0 else no_ids
+            repo.replace_rows("ticket_metrics", result.ticket_metrics, ticket_ids=target)
+            repo.replace_rows("ticket_sla", result.ticket_sla, ticket_ids=target)
+            repo.replace_rows("ticket_segments", result.ticket_segments, ticket_ids=target)
+            del result
+            pa.default_memory_pool().release_unused()  # hand freed Arrow buffers back
+        if incremental:
+            store.execute(f"DROP TABLE IF EXISTS {_IDS_TABLE}")
         total = int(repo.scalar("SELECT count(*) FROM ticket_metrics"))
-        repo.store.execute("DELETE FROM build_state WHERE tenant_id = $t", {"t": repo.tenant_id})
-        repo.store.execute(
+        store.execute("DELETE FROM build_state WHERE tenant_id = $t", {"t": repo.tenant_id})
+        store.execute(
             "INSERT INTO build_state (tenant_id, built_at, as_of, config_hash, loaded_through, tickets) "
             "VALUES ($t, $built, $as_of, $hash, $lt, $n)",
             {"t": repo.tenant_id, "built": utcnow(), "as_of": as_of, "hash": cfg.fingerprint,
@@ -186,11 +278,23 @@ def build(
         as_of=as_of,
         mode="incremental" if incremental else "full",
         tickets_total=total,
-        tickets_recomputed=tickets.num_rows,
+        tickets_recomputed=recomputed,
         sla_rows=sum(int(n) for _, n in status_rows),
         sla_status={str(s): int(n) for s, n in status_rows},
         seconds=round(time.perf_counter() - started, 3),
-        notes=result.notes,
+        notes=notes,
     )
     log.info("build: %s", summary)
     return summary
+
+
+def _empty_tickets() -> pa.Table:
+    from deskpulse.model import TICKET_SCHEMA
+
+    return TICKET_SCHEMA.empty_table()
+
+
+def _empty_events() -> pa.Table:
+    from deskpulse.model import EVENT_SCHEMA
+
+    return EVENT_SCHEMA.empty_table().append_column("seq", pa.array([], pa.int64()))

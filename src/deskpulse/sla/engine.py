@@ -2,9 +2,11 @@
 
 Input: canonical tickets and events (Arrow), a validated :class:`SlaConfig` and ``as_of``.
 Output: ``ticket_metrics``, ``ticket_sla`` and ``ticket_segments`` (Arrow). The logic is
-window-function SQL run in an in-memory DuckDB; business time comes from the vectorised
-kernel as positions F(t) per ticket calendar, so every business duration is F(b) − F(a).
-Nothing here loops over tickets in Python: Python only loops over calendars and policies.
+window-function SQL run in an in-memory DuckDB; staging (clamping, filtering, the build notes)
+and the status x group x assignee timeline are numpy over dense integer ticket keys. Business
+time comes from the vectorised kernel as positions F(t) per ticket calendar, so every business
+duration is F(b) − F(a). Nothing here loops over tickets in Python: Python only loops over
+calendars and policies.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ log = logging.getLogger(__name__)
 
 SOLVED = "('solved', 'closed')"
 #: Tickets per engine pass: bounds memory; whole tickets stay together.
-PARTITION_TICKETS = 200_000
+PARTITION_TICKETS = 100_000
 TICKET_INPUT_COLUMNS = (
     "ticket_id", "created_at", "status", "group", "assignee_id", "first_reply_at", "solved_at",
 )
@@ -80,6 +82,24 @@ def _q(sql: str) -> str:
 
 def _np(table: pa.Table, name: str) -> np.ndarray:
     return np.asarray(table.column(name).to_numpy(zero_copy_only=False))
+
+
+_STATUSES = pa.array(["new", "open", "pending", "hold", "solved", "closed"], pa.string())
+_SOLVED_STATUSES = pa.array(["solved", "closed"], pa.string())
+_HOLDER_KINDS = pa.array(["status", "group", "assignee"], pa.string())
+
+
+def _mask(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A boolean Arrow column as a numpy mask (NULL counts as False)."""
+    return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _epoch_s(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Timestamps as whole epoch seconds (floored) and their validity (NULL -> 0, False)."""
+    us = pc.cast(pc.cast(values, pa.timestamp("us"), safe=False), pa.int64())
+    valid = np.asarray(pc.is_valid(us).to_numpy(zero_copy_only=False), dtype=bool)
+    secs = np.asarray(pc.fill_null(us, 0).to_numpy(zero_copy_only=False), dtype=np.int64) // 1_000_000
+    return secs, valid
 
 
 def _with_kernel(
@@ -176,12 +196,6 @@ def _compute(
     )
     always_idx = sla.calendar_names().index(ALWAYS_CALENDAR_NAME)
     cal = np.where(pol >= 0, pol_cal[np.maximum(pol, 0)], always_idx)
-    tk_in = tickets.select(list(TICKET_INPUT_COLUMNS)).append_column("pol", pa.array(pol)).append_column(
-        "cal", pa.array(cal)
-    )
-    con.register("tk_in", tk_in)
-    con.register("ev_in", events)
-
     # Policies, targets and pauses as small relations.
     pol_rows = [
         {"pol": i, "policy": pp.name, "calendar": pp.calendar, "metric": m, "target_s": pp.targets_seconds[m]}
@@ -207,67 +221,97 @@ def _compute(
                           "calendar": pa.array(sla.calendar_names(), pa.string())})
     con.register("cal_names", cal_names)
 
-    # --- staging: tickets as of as_of, events clamped and ordered ------------------------------
-    con.execute(
-        """
-        CREATE TEMP TABLE tk0 AS
-        SELECT ticket_id, CAST(floor(epoch(created_at)) AS BIGINT) AS created_s, status AS status_now,
-               "group" AS group_now, assignee_id AS assignee_now,
-               CAST(floor(epoch(first_reply_at)) AS BIGINT) AS first_reply_col_s,
-               CAST(floor(epoch(solved_at)) AS BIGINT) AS solved_col_s, pol, cal,
-               (he.ticket_id IS NOT NULL) AS has_events
-        FROM tk_in t
-        LEFT JOIN (SELECT DISTINCT ticket_id FROM ev_in
-                   WHERE CAST(floor(epoch(event_at)) AS BIGINT) <= $as_of) he USING (ticket_id)
-        WHERE CAST(floor(epoch(created_at)) AS BIGINT) <= $as_of
-        """,
-        p,
-    )
-    n_before = con.execute(
-        "SELECT count(*) FROM ev_in e JOIN tk0 USING (ticket_id) "
-        "WHERE CAST(floor(epoch(e.event_at)) AS BIGINT) < tk0.created_s"
-    ).fetchall()[0]
-    notes["events_before_created_at_clamped"] = int(n_before[0]) if n_before else 0
-    bad_status = con.execute(
-        "SELECT count(*) FROM ev_in WHERE kind = 'status' AND (to_value IS NULL OR to_value NOT IN "
-        "('new','open','pending','hold','solved','closed'))"
-    ).fetchall()[0]
-    notes["status_events_with_unknown_value_ignored"] = int(bad_status[0]) if bad_status else 0
-    # Tickets with no events at all: synthesise what the tickets table allows (CONTRACT §1).
-    ev0_sql = _q("""
-        SELECT e.ticket_id, greatest(CAST(floor(epoch(e.event_at)) AS BIGINT), tk0.created_s) AS t_s,
-               e.seq AS ord, e.kind, e.actor, e.public, e.from_value, e.to_value, tk0.cal
-        FROM ev_in e JOIN tk0 USING (ticket_id)
-        WHERE CAST(floor(epoch(e.event_at)) AS BIGINT) <= $as_of
-          AND NOT (e.kind = 'status' AND (e.to_value IS NULL OR e.to_value NOT IN
-                   ('new','open','pending','hold','solved','closed')))
-          -- only what a clock can see: status/holder changes and public comments
-          AND (e.kind IN ('status', 'group', 'assignee') OR (e.kind = 'comment' AND e.public))
+    # --- staging (numpy over the dense keys): tickets as of as_of, events clamped ---------------
+    n_tk = tickets.num_rows
+    created_all, _ = _epoch_s(tickets.column("created_at"))
+    in_tk0 = created_all <= as_of_s
+    ev_tk = _np(events, "ticket_id").astype(np.int64, copy=False)
+    ev_t, _ = _epoch_s(events.column("event_at"))
+    ev_in0 = in_tk0[ev_tk] if n_tk else np.zeros(len(ev_tk), dtype=bool)
+    has_events_all = np.zeros(n_tk, dtype=bool)
+    has_events_all[ev_tk[ev_in0 & (ev_t <= as_of_s)]] = True
+    notes["events_before_created_at_clamped"] = int(np.count_nonzero(ev_in0 & (ev_t < created_all[ev_tk])))
+    kind = events.column("kind")
+    is_status = _mask(pc.equal(kind, "status"))
+    good_status = _mask(pc.is_in(events.column("to_value"), value_set=_STATUSES))
+    bad_status = is_status & ~good_status
+    notes["status_events_with_unknown_value_ignored"] = int(np.count_nonzero(bad_status))
 
-        UNION ALL
-        SELECT ticket_id, first_reply_col_s, -2, 'comment', 'agent', true, NULL, NULL, cal
-        FROM tk0 WHERE NOT has_events AND first_reply_col_s IS NOT NULL
-             AND first_reply_col_s BETWEEN created_s AND $as_of
-        UNION ALL
-        SELECT ticket_id, greatest(solved_col_s, created_s), -1, 'status', 'system', true, NULL, 'solved',
-               cal
-        FROM tk0 WHERE NOT has_events AND status_now IN {SOLVED} AND solved_col_s IS NOT NULL
-             AND solved_col_s <= $as_of
-        """)
-    unknown_solve = con.execute(
-        _q("SELECT count(*) FROM tk0 WHERE NOT has_events AND status_now IN {SOLVED} AND solved_col_s IS NULL")
-    ).fetchall()[0]
-    notes["solved_without_events_or_solved_at"] = int(unknown_solve[0]) if unknown_solve else 0
-    no_events = con.execute("SELECT count(*) FROM tk0 WHERE NOT has_events").fetchall()[0]
-    notes["tickets_without_events"] = int(no_events[0]) if no_events else 0
+    rows = np.flatnonzero(in_tk0)
+    created_s = created_all[rows]
+    status_now = tickets.column("status").take(pa.array(rows))
+    is_solved_now = _mask(pc.is_in(status_now, value_set=_SOLVED_STATUSES))
+    has_events = has_events_all[rows]
+    first_reply_s, first_reply_ok = _epoch_s(tickets.column("first_reply_at").take(pa.array(rows)))
+    solved_s, solved_ok = _epoch_s(tickets.column("solved_at").take(pa.array(rows)))
+    cal_tk = cal[rows]
+    unknown_solve = ~has_events & is_solved_now & ~solved_ok
+    notes["solved_without_events_or_solved_at"] = int(np.count_nonzero(unknown_solve))
+    notes["tickets_without_events"] = int(np.count_nonzero(~has_events))
 
     # --- kernel: business position of every instant we will subtract ---------------------------
-    cals = Calendars(sla, *_span(con, as_of_s))
-    con.register("ev", _with_kernel(con, ev0_sql, cals, "position", "t_s", "f", p))
-    tk = _with_kernel(con, "SELECT *, CAST($as_of AS BIGINT) AS as_of_s FROM tk0", cals, "position", "created_s", "f_created", p)
-    asof_f = cals.position(np.asarray(tk.column("cal").to_numpy(), dtype=np.int64),
-                           np.full(tk.num_rows, as_of_s, dtype=np.int64))
-    tk = tk.append_column("f_asof", pa.array(asof_f, pa.int64()))
+    span_lo = int(created_s.min()) if len(created_s) else as_of_s
+    cals = Calendars(sla, span_lo, as_of_s)
+    # only what a clock can see: status/holder changes and public comments (valid statuses)
+    seen = _mask(pc.is_in(kind, value_set=_HOLDER_KINDS)) | (
+        _mask(pc.equal(kind, "comment")) & _mask(events.column("public"))
+    )
+    ev_keep = ev_in0 & (ev_t <= as_of_s) & ~bad_status & seen
+    ev_rows = np.flatnonzero(ev_keep)
+    ev_keep_pa = pa.array(ev_keep)
+    ev_key = ev_tk[ev_rows]
+    # synthesised events of tickets without any (CONTRACT §1): first reply and solve columns
+    fr_rows = np.flatnonzero(~has_events & first_reply_ok & (first_reply_s >= created_s) & (first_reply_s <= as_of_s))
+    sv_rows = np.flatnonzero(~has_events & is_solved_now & solved_ok & (solved_s <= as_of_s))
+    n_fr, n_sv = len(fr_rows), len(sv_rows)
+    ev_t_s = np.concatenate([
+        np.maximum(ev_t[ev_rows], created_all[ev_key]), first_reply_s[fr_rows],
+        np.maximum(solved_s[sv_rows], created_s[sv_rows]),
+    ])
+    ev_cal = np.concatenate([cal[ev_key], cal_tk[fr_rows], cal_tk[sv_rows]])
+    string = pa.string()
+
+    def synth(col: str, fr_value: str | None, sv_value: str | None) -> pa.ChunkedArray:
+        return pa.chunked_array(
+            [*pc.cast(events.column(col), string).filter(ev_keep_pa).chunks,
+             pa.array([fr_value] * n_fr, string), pa.array([sv_value] * n_sv, string)],
+            type=string,
+        )
+
+    ev = pa.table({
+        "ticket_id": np.concatenate([ev_key, rows[fr_rows], rows[sv_rows]]),
+        "t_s": ev_t_s,
+        "ord": np.concatenate([
+            _np(events, "seq").astype(np.int64, copy=False)[ev_rows],
+            np.full(n_fr, -2, dtype=np.int64), np.full(n_sv, -1, dtype=np.int64),
+        ]),
+        "kind": synth("kind", "comment", "status"),
+        "actor": synth("actor", "agent", "system"),
+        "public": pa.chunked_array(
+            [*pc.cast(events.column("public"), pa.bool_()).filter(ev_keep_pa).chunks,
+             pa.array([True] * (n_fr + n_sv), pa.bool_())], type=pa.bool_(),
+        ),
+        "from_value": synth("from_value", None, None),
+        "to_value": synth("to_value", None, "solved"),
+        "cal": ev_cal,
+        "f": cals.position(ev_cal, ev_t_s),
+    })
+    con.register("ev", ev)
+    tk = pa.table({
+        "ticket_id": rows,
+        "created_s": created_s,
+        "status_now": status_now,
+        "group_now": tickets.column("group").take(pa.array(rows)),
+        "assignee_now": tickets.column("assignee_id").take(pa.array(rows)),
+        "first_reply_col_s": pa.array(first_reply_s, pa.int64(), mask=~first_reply_ok),
+        "solved_col_s": pa.array(solved_s, pa.int64(), mask=~solved_ok),
+        "pol": pol[rows],
+        "cal": cal_tk,
+        "has_events": has_events,
+        "as_of_s": np.full(len(rows), as_of_s, dtype=np.int64),
+        "f_created": cals.position(cal_tk, created_s),
+        "f_asof": cals.position(cal_tk, np.full(len(rows), as_of_s, dtype=np.int64)),
+    })
     con.register("tk_arrow", tk)
     con.execute("CREATE TEMP TABLE tk AS SELECT * FROM tk_arrow")
     con.unregister("tk_arrow")
@@ -411,9 +455,10 @@ def _compute(
                CASE WHEN fr2.start_s IS NULL THEN NULL ELSE 0 END AS paused_b,
                false AS paused_now, NULL::BIGINT AS reached_y
         FROM fr2 JOIN tk USING (ticket_id) JOIN targets tg ON tg.pol = tk.pol AND tg.metric = 'first_response'
-        -- a solved ticket without events, solved_at or first_reply_at: its stop is unknown
+        -- a solved ticket without events or solved_at, whose first_reply_at (if any) stops
+        -- nothing up to as_of: the clock stopped at an unknown time (no row rather than a guess)
         WHERE NOT (NOT tk.has_events AND tk.status_now IN {SOLVED} AND tk.solved_col_s IS NULL
-                   AND tk.first_reply_col_s IS NULL)
+                   AND fr2.stop_s IS NULL)
         UNION ALL
         SELECT nr.ticket_id, 'next_response', nr.instance, tk.pol, tk.cal, tg.target_s,
                nr.start_s, nr.start_f, nr.stop_s, nr.stop_f,
@@ -509,31 +554,19 @@ def _compute(
     )
 
     # --- segments: status x group x assignee timeline ------------------------------------------
-    pts = con.sql(
-        """
-        WITH firsts AS (
-          SELECT ticket_id,
-                 arg_min(from_value, (t_s, ord)) FILTER (WHERE kind = 'group') AS g0,
-                 count(*) FILTER (WHERE kind = 'group') AS n_g,
-                 arg_min(from_value, (t_s, ord)) FILTER (WHERE kind = 'assignee') AS a0,
-                 count(*) FILTER (WHERE kind = 'assignee') AS n_a
-          FROM ev WHERE kind IN ('group', 'assignee') GROUP BY ticket_id
+    seg = _segments(tk, ev, as_of_s)
+    # root cause reads only the timelines of tickets with a breached instance
+    breached = con.execute(
+        "SELECT DISTINCT ticket_id FROM sla_out WHERE status IN ('breached', 'active_breached') "
+        "AND due_y IS NOT NULL"
+    ).fetchnumpy()["ticket_id"]
+    seg_ticket = _np(seg, "ticket_id").astype(np.int64, copy=False)
+    con.register(
+        "seg", seg.select(["ticket_id", "f", "end_f", "status", "group", "assignee_id"]).filter(
+            pa.array(np.isin(seg_ticket, np.asarray(breached, dtype=np.int64)))
         )
-        SELECT ticket_id, created_s AS t_s, -1000000 AS ord, f_created AS f, f_asof, 'new' AS status,
-               CASE WHEN coalesce(fi.n_g, 0) = 0 THEN tk.group_now ELSE nullif(fi.g0, '') END AS grp,
-               CASE WHEN coalesce(fi.n_a, 0) = 0 THEN tk.assignee_now ELSE nullif(fi.a0, '') END AS asg,
-               true AS set_s, true AS set_g, true AS set_a
-        FROM tk LEFT JOIN firsts fi USING (ticket_id)
-        UNION ALL
-        SELECT ev.ticket_id, t_s, ord, f, NULL, CASE WHEN kind = 'status' THEN to_value END,
-               CASE WHEN kind = 'group' THEN nullif(to_value, '') END,
-               CASE WHEN kind = 'assignee' THEN nullif(to_value, '') END,
-               kind = 'status', kind = 'group', kind = 'assignee'
-        FROM ev WHERE kind IN ('status', 'group', 'assignee')
-        ORDER BY ticket_id, t_s, ord
-        """
-    ).to_arrow_table()
-    con.register("seg", _fill_segments(pts, as_of_s))
+    )
+    con.register("ss", _stations(seg))
     # --- root cause of breaches ----------------------------------------------------------------
     con.execute(
         """
@@ -620,24 +653,13 @@ def _compute(
         ) zr ON zr.ticket_id = tk.ticket_id
         LEFT JOIN (SELECT ticket_id, count(*) AS n FROM acts WHERE is_agent_reply GROUP BY 1) rp
                ON rp.ticket_id = tk.ticket_id
-        LEFT JOIN (SELECT ticket_id,
-                          count(DISTINCT assignee_id) FILTER (WHERE coalesce(assignee_id, '') <> '') AS n_assignees,
-                          count(DISTINCT "group") FILTER (WHERE coalesce("group", '') <> '') AS n_groups
-                   FROM seg GROUP BY 1) ss ON ss.ticket_id = tk.ticket_id
+        LEFT JOIN ss ON ss.ticket_id = tk.ticket_id
         LEFT JOIN pol_names pn ON pn.pol = tk.pol JOIN cal_names cn ON cn.cal = tk.cal
         ORDER BY tk.ticket_id
         """)
     ).to_arrow_table()
 
-    segments = con.sql(
-        """
-        SELECT ticket_id, segment, make_timestamp(1000000 * t_s) AS started_at,
-               CASE WHEN is_last THEN NULL ELSE make_timestamp(1000000 * end_s) END AS ended_at,
-               status, "group", assignee_id,
-               (end_s - t_s) / 60.0 AS calendar_minutes, (end_f - f) / 60.0 AS business_minutes
-        FROM seg
-        """
-    ).to_arrow_table()
+    segments = _segments_output(seg)
     return EngineResult(_with_ids(ticket_metrics, ids), _with_ids(ticket_sla, ids), _with_ids(segments, ids), notes)
 
 
@@ -647,48 +669,104 @@ def _with_ids(table: pa.Table, ids: pa.Array) -> pa.Table:
     return table.set_column(i, "ticket_id", pc.take(ids, table.column(i)))
 
 
-def _fill_segments(pts: pa.Table, as_of_s: int) -> pa.Table:
-    """Forward-fill status, group and assignee over change points sorted by ticket and time.
+def _nullif_empty(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    return pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
 
-    Each ticket's first row sets all three values, so a running maximum of "last row that set
-    this value" never crosses into another ticket: no per-ticket loop.
+
+def _segments(tk: pa.Table, ev: pa.Table, as_of_s: int) -> pa.Table:
+    """The status x group x assignee timeline: change points sorted by (ticket, t, ord), values
+    forward-filled (numpy over sorted arrays; no per-ticket loop).
+
+    Each ticket's first row (at created_at, ``ord`` below every event's) sets all three values:
+    status ``new``, the initial group / assignee (the first group / assignee event's
+    ``from_value``, or the ticket's current value when it has none). So a running maximum of
+    "last row that set this value" never crosses into another ticket.
     """
-    n = pts.num_rows
+    string = pa.string()
+    kind = ev.column("kind")
+    h = ev.select(["ticket_id", "t_s", "ord", "f", "kind", "from_value", "to_value"]).filter(
+        pc.is_in(kind, value_set=_HOLDER_KINDS)
+    )
+    h_kind = h.column("kind")
+    is_s, is_g, is_a = (_mask(pc.equal(h_kind, k)) for k in ("status", "group", "assignee"))
+    n_tk, n_h = tk.num_rows, h.num_rows
+    tk_ids = _np(tk, "ticket_id").astype(np.int64, copy=False)
+    h_ids = _np(h, "ticket_id").astype(np.int64, copy=False)
+    h_t = _np(h, "t_s").astype(np.int64, copy=False)
+    h_ord = _np(h, "ord").astype(np.int64, copy=False)
+    ticket = np.concatenate([tk_ids, h_ids])
+    t_s = np.concatenate([_np(tk, "created_s").astype(np.int64), h_t])
+    ord_ = np.concatenate([np.full(n_tk, -1_000_000, dtype=np.int64), h_ord])
+    f = np.concatenate([_np(tk, "f_created").astype(np.int64), _np(h, "f").astype(np.int64)])
+    order = np.lexsort((ord_, t_s, ticket))
+
+    # initial holders: the first group / assignee event's from_value, else the current value
+    h_sorted = order[order >= n_tk] - n_tk  # holder rows in time order
+
+    from_ok = _mask(pc.is_valid(h.column("from_value")))
+
+    def initial(is_kind: np.ndarray, now: str) -> pa.ChunkedArray:
+        # like SQL arg_min(from_value, (t_s, ord)): the earliest non-NULL from_value; a ticket
+        # with such events but none of them non-NULL starts with NULL
+        rows_k = h_sorted[is_kind[h_sorted]]
+        if len(rows_k) == 0:
+            return tk.column(now)
+        has = np.zeros(n_tk, dtype=bool)
+        has[np.searchsorted(tk_ids, np.unique(h_ids[rows_k]))] = True
+        rows_v = rows_k[from_ok[rows_k]]
+        first_ids, first_at = np.unique(h_ids[rows_v], return_index=True)
+        pick = np.zeros(n_tk, dtype=np.int64)
+        got = np.zeros(n_tk, dtype=bool)
+        where = np.searchsorted(tk_ids, first_ids)
+        pick[where] = rows_v[first_at]
+        got[where] = True
+        first_from = _nullif_empty(h.column("from_value").take(pa.array(pick, mask=~got)))
+        return pc.if_else(pa.array(has), first_from, tk.column(now))
+
+    def values(first: pa.ChunkedArray | pa.Array, later: pa.ChunkedArray) -> pa.ChunkedArray:
+        return pa.chunked_array([*pa.chunked_array([first]).cast(string).chunks, *later.cast(string).chunks], string)
+
+    to_value = h.column("to_value")
+    null_str = pa.nulls(n_h, string)
+    sources = {
+        "status": (values(pa.array(["new"] * n_tk, string), pc.if_else(pa.array(is_s), to_value, null_str)), is_s),
+        "group": (values(initial(is_g, "group_now"), pc.if_else(pa.array(is_g), _nullif_empty(to_value), null_str)), is_g),
+        "assignee_id": (
+            values(initial(is_a, "assignee_now"), pc.if_else(pa.array(is_a), _nullif_empty(to_value), null_str)), is_a,
+        ),
+    }
+    n = n_tk + n_h
     rows = np.arange(n, dtype=np.int64)
-    ticket = pts.column("ticket_id")
+    ticket_o, t_o, f_o = ticket[order], t_s[order], f[order]
     first = np.ones(n, dtype=bool)
     if n > 1:
-        same = pc.equal(ticket.slice(1), ticket.slice(0, n - 1))
-        first[1:] = ~np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)
+        first[1:] = ticket_o[1:] != ticket_o[:-1]
     last = np.ones(n, dtype=bool)
     last[:-1] = first[1:]
-
-    def ffill(value: str, flag: str) -> pa.Array:
-        is_set = np.asarray(pts.column(flag).to_numpy(zero_copy_only=False), dtype=bool)
+    start_row = np.maximum.accumulate(np.where(first, rows, 0))
+    filled = {}
+    for name, (src, is_set_h) in sources.items():
+        is_set = np.concatenate([np.ones(n_tk, dtype=bool), is_set_h])[order]
         idx = np.maximum.accumulate(np.where(is_set, rows, 0))
-        return pc.take(pts.column(value), pa.array(idx))
-
-    t_s = np.asarray(pts.column("t_s").to_numpy(zero_copy_only=False), dtype=np.int64)
-    f = np.asarray(pts.column("f").to_numpy(zero_copy_only=False), dtype=np.int64)
-    f_asof = np.maximum.accumulate(np.where(first, rows, 0))
-    f_asof_v = np.asarray(pts.column("f_asof").to_numpy(zero_copy_only=False))[f_asof].astype(np.int64)
+        filled[name] = src.take(pa.array(order[idx]))
+    f_asof_tk = _np(tk, "f_asof").astype(np.int64)
+    tk_pos = np.searchsorted(tk_ids, ticket_o)
     end_s = np.empty(n, dtype=np.int64)
     end_f = np.empty(n, dtype=np.int64)
     if n:
-        end_s[:-1], end_f[:-1] = t_s[1:], f[1:]
+        end_s[:-1], end_f[:-1] = t_o[1:], f_o[1:]
     end_s[last] = as_of_s
-    end_f[last] = f_asof_v[last]
-    start_row = np.maximum.accumulate(np.where(first, rows, 0))
+    end_f[last] = f_asof_tk[tk_pos[last]]
     return pa.table(
         {
-            "ticket_id": ticket,
-            "segment": pa.array((rows - start_row + 1).astype(np.int32)),
-            "t_s": t_s,
-            "ord": pts.column("ord"),
-            "f": f,
-            "status": ffill("status", "set_s"),
-            "group": ffill("grp", "set_g"),
-            "assignee_id": ffill("asg", "set_a"),
+            "ticket_id": ticket_o,
+            "segment": (rows - start_row + 1).astype(np.int32),
+            "t_s": t_o,
+            "ord": ord_[order],
+            "f": f_o,
+            "status": filled["status"],
+            "group": filled["group"],
+            "assignee_id": filled["assignee_id"],
             "end_s": end_s,
             "end_f": end_f,
             "is_last": last,
@@ -696,7 +774,40 @@ def _fill_segments(pts: pa.Table, as_of_s: int) -> pa.Table:
     )
 
 
-def _span(con: duckdb.DuckDBPyConnection, as_of_s: int) -> tuple[int, int]:
-    row = con.execute("SELECT min(created_s) FROM tk0").fetchall()[0]
-    lo = int(row[0]) if row and row[0] is not None else as_of_s
-    return lo, as_of_s
+def _stations(seg: pa.Table) -> pa.Table:
+    """Distinct non-empty assignees and groups held per ticket (over its timeline)."""
+    ticket = _np(seg, "ticket_id").astype(np.int64, copy=False)
+    n = int(ticket.max()) + 1 if len(ticket) else 0
+    out: dict[str, Any] = {"ticket_id": np.arange(n, dtype=np.int64)}
+    for name, col in (("n_assignees", "assignee_id"), ("n_groups", "group")):
+        enc = pc.dictionary_encode(seg.column(col).combine_chunks())
+        codes = enc.indices.to_numpy(zero_copy_only=False)
+        non_empty = np.asarray(pc.not_equal(enc.dictionary, "").to_numpy(zero_copy_only=False), dtype=bool)
+        ok = _mask(pc.is_valid(enc.indices))
+        codes = np.where(ok, np.nan_to_num(codes, nan=0), 0).astype(np.int64)
+        ok &= non_empty[codes] if len(non_empty) else ok
+        width = max(len(non_empty), 1)
+        pairs = np.unique(ticket[ok] * width + codes[ok])
+        out[name] = np.bincount(pairs // width, minlength=n).astype(np.int64)
+    return pa.table(out)
+
+
+def _segments_output(seg: pa.Table) -> pa.Table:
+    """ticket_segments rows (CONTRACT §4) from the forward-filled timeline."""
+    t_s = _np(seg, "t_s").astype(np.int64, copy=False)
+    end_s = _np(seg, "end_s").astype(np.int64, copy=False)
+    is_last = _np(seg, "is_last").astype(bool, copy=False)
+    ts = pa.timestamp("us")
+    return pa.table(
+        {
+            "ticket_id": seg.column("ticket_id"),
+            "segment": seg.column("segment"),
+            "started_at": pa.array(t_s * 1_000_000, ts),
+            "ended_at": pa.array(end_s * 1_000_000, ts, mask=is_last),
+            "status": seg.column("status"),
+            "group": seg.column("group"),
+            "assignee_id": seg.column("assignee_id"),
+            "calendar_minutes": (end_s - t_s) / 60.0,
+            "business_minutes": (_np(seg, "end_f").astype(np.int64) - _np(seg, "f").astype(np.int64)) / 60.0,
+        }
+    )
