@@ -798,6 +798,14 @@ def _segments_output(seg: pa.Table) -> pa.Table:
     end_s = _np(seg, "end_s").astype(np.int64, copy=False)
     is_last = _np(seg, "is_last").astype(bool, copy=False)
     ts = pa.timestamp("us")
+    # The open last segment of a solved/closed ticket has no duration: time spent "in solved"
+    # is not a measure, and leaving it empty keeps incremental builds (which do not recompute
+    # finished tickets when as_of moves) equal to full builds. Open tickets' last segments run
+    # to as_of and are recomputed by every build.
+    final = is_last & np.asarray(
+        pc.fill_null(pc.is_in(seg.column("status"), value_set=pa.array(["solved", "closed"])), False), dtype=bool
+    )
+    business = (_np(seg, "end_f").astype(np.int64) - _np(seg, "f").astype(np.int64)) / 60.0
     return pa.table(
         {
             "ticket_id": seg.column("ticket_id"),
@@ -807,7 +815,7 @@ def _segments_output(seg: pa.Table) -> pa.Table:
             "status": seg.column("status"),
             "group": seg.column("group"),
             "assignee_id": seg.column("assignee_id"),
-            "calendar_minutes": (end_s - t_s) / 60.0,
-            "business_minutes": (_np(seg, "end_f").astype(np.int64) - _np(seg, "f").astype(np.int64)) / 60.0,
+            "calendar_minutes": pa.array((end_s - t_s) / 60.0, mask=final),
+            "business_minutes": pa.array(business, mask=final),
         }
     )
