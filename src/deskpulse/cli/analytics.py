@@ -27,7 +27,7 @@ from deskpulse.cli.options import (  # noqa: F401 - FormatOpt re-exported for cl
 from deskpulse.cli.output import OutFormat, console, emit_json, emit_rows, err_console
 
 agents_app = typer.Typer(
-    help="Agent analytics: `agents performance` (seed 002).", no_args_is_help=True
+    help="Agents: `performance` (seed 002), `availability`, `assign`, `skills`, `routing-mode`, `occupancy`, `fairness`, `coverage`.",
 )
 app.add_typer(agents_app, name="agents")
 
