@@ -28,6 +28,7 @@ from deskpulse.cli.output import OutFormat, console, emit_json, emit_rows, err_c
 
 agents_app = typer.Typer(
     help="Agents: `performance` (seed 002), `availability`, `assign`, `skills`, `routing-mode`, `occupancy`, `fairness`, `coverage`.",
+    no_args_is_help=True,
 )
 app.add_typer(agents_app, name="agents")
 
