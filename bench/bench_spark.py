@@ -1,15 +1,23 @@
 """Benchmark the Spark build against the DuckDB build on the same data, in one run.
 
-Usage: python bench/bench_spark.py [--tickets 100000] [--master local[2]] [--skip-duckdb]
+Usage: python bench/bench_spark.py [--tickets 1000000 4000000] [--master local[2]] [--no-local] [--no-cluster]
+                                   [--partitions N] [--skip-duckdb] [--json out.json]
 
-Generated sample data (seed 11, 180 days; the import is cached under bench/.cache/ and shared
-with bench_build.py) is imported into DuckDB once. Then, in one run: the DuckDB build (full
-SLA build + backlog_daily, the embedded engine), ``export-lake``, and the Spark build of the
-lake on ``--master`` (results written back to the lake as Parquet). Each phase prints wall
-time and CPU time (user + system of the whole process tree: the Spark JVM and its Python
-workers included — the steadier figure on a shared machine), tickets per second, tickets per
-second per core, and the Spark/DuckDB ratio. The results are checked equal (row counts and
-exact sums of every minute column).
+Without arguments (``make bench``): 1M and 4M tickets, local[2] and the standalone cluster.
+
+Per size: generated sample data (seed 11, 180 days; the import is cached under bench/.cache/
+and shared with bench_build.py). A size of k million (k > 1) without a store of its own is
+the 1M store's tickets and events copied k times with suffixed ticket ids: the per-ticket work
+is identical, so the growth factor between sizes measures scaling only. Then, in one
+run: the DuckDB build (full SLA build + backlog_daily, the embedded engine), ``export-lake``,
+the Spark build of the lake on ``--master`` (results written back to the lake as Parquet) and,
+with ``--cluster``, the same build on a standalone cluster started here (a master and two
+workers, 1 core and 2 GB each, from pyspark's bin/spark-class on free localhost ports;
+stopped by pid afterwards). Each phase prints wall time and CPU time (user + system of the
+whole process tree: the Spark JVMs and Python workers included — the steadier figure on a
+shared machine), tickets per second, per core, per CPU-second, the ratio to DuckDB, and the
+growth factor between sizes. The results of every Spark run are checked equal to DuckDB's
+(row counts and exact sums of every minute column).
 
 What scales: the Spark build runs the same engine per group of whole tickets, so its
 per-core throughput is close to the embedded engine's minus the fixed costs (JVM start,
@@ -21,11 +29,13 @@ the tenants outgrow one machine, and its throughput grows with executors (docs/s
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
@@ -38,37 +48,52 @@ CONFIG = ROOT / "examples" / "demo" / "deskpulse.yaml"
 T = TypeVar("T")
 
 
-def tree_cpu_s(pid: int | None = None) -> float:
-    """User + system CPU seconds of this process and all its descendants (reaped ones too)."""
+def tree_cpu(pid: int | None = None) -> dict[str, float]:
+    """User + system CPU seconds of this process (``self``) and its descendants, reaped ones
+    included, by kind: ``java`` (Spark JVMs) and ``python`` (Spark's Python workers)."""
     tick = os.sysconf("SC_CLK_TCK")
     pid = pid or os.getpid()
     children: dict[int, list[int]] = {}
-    stats: dict[int, list[str]] = {}
+    stats: dict[int, tuple[str, list[str]]] = {}
     for d in Path("/proc").iterdir():
         if not d.name.isdigit():
             continue
         try:
-            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            text = (d / "stat").read_text()
         except OSError:
             continue
+        comm, fields = text[text.index("(") + 1:text.rindex(")")], text.rsplit(")", 1)[1].split()
         p = int(d.name)
-        stats[p] = fields
+        stats[p] = (comm, fields)
         children.setdefault(int(fields[1]), []).append(p)
-    total = 0.0
+    out = {"self": 0.0, "java": 0.0, "python": 0.0, "other": 0.0}
     todo = [pid]
     while todo:
         p = todo.pop()
-        f = stats.get(p)
-        if f:  # utime, stime, cutime, cstime are fields 14-17 of stat (11-14 after the name)
-            total += sum(int(x) for x in f[11:15]) / tick
+        if p in stats:  # utime, stime, cutime, cstime are fields 14-17 of stat (11-14 after the name)
+            comm, f = stats[p]
+            kind = "self" if p == pid else "java" if comm == "java" else "python" if "python" in comm else "other"
+            out[kind] += sum(int(x) for x in f[11:15]) / tick
         todo += children.get(p, [])
-    return total
+    return out
+
+
+def tree_cpu_s(pid: int | None = None) -> float:
+    """User + system CPU seconds of this process and all its descendants (reaped ones too)."""
+    return sum(tree_cpu(pid).values())
+
+
+LAST_SPLIT: dict[str, float] = {}
 
 
 def timed(fn: Callable[[], T]) -> tuple[T, float, float]:
-    w, c = time.perf_counter(), tree_cpu_s()
+    """``fn()``, its wall seconds and the process tree's CPU seconds (split in LAST_SPLIT)."""
+    w, c = time.perf_counter(), tree_cpu()
     out = fn()
-    return out, time.perf_counter() - w, tree_cpu_s() - c
+    wall, c2 = time.perf_counter() - w, tree_cpu()
+    LAST_SPLIT.clear()
+    LAST_SPLIT.update({k: c2[k] - c.get(k, 0.0) for k in c2})
+    return out, wall, sum(LAST_SPLIT.values())
 
 
 def imported_store(n: int) -> Path:
@@ -82,96 +107,252 @@ def imported_store(n: int) -> Path:
         return shared
     cache = ROOT / "bench" / ".cache" / f"spark_{n}"
     data, db = cache / "data", cache / "imported.duckdb"
+    if db.exists():
+        return db
+    unit = 1_000_000
+    if n > unit and n % unit == 0:
+        return replicated_store(imported_store(unit), n // unit, db)
     if not (data / "events.csv").exists():
         generate(n, 11, data, start=date(2026, 5, 4), days=180)
-    if not db.exists():
-        with open_store(str(db)) as store:
-            import_files(store.tenant("default"), data / "tickets.csv", data / "events.csv")
+    with open_store(str(db)) as store:
+        import_files(store.tenant("default"), data / "tickets.csv", data / "events.csv")
+    return db
+
+
+def replicated_store(base: Path, copies: int, db: Path) -> Path:
+    """``base``'s tickets and events ``copies`` times (ticket ids suffixed ``~k``, event seq
+    shifted): k times the data with exactly the same per-ticket work."""
+    import duckdb
+
+    db.parent.mkdir(parents=True, exist_ok=True)
+    tmp = db.with_suffix(".tmp")
+    shutil.copy(base, tmp)
+    con = duckdb.connect(str(tmp))
+    try:
+        con.execute("CREATE TEMP TABLE t0 AS SELECT * FROM tickets")
+        con.execute("CREATE TEMP TABLE e0 AS SELECT * FROM ticket_events")
+        step = int(con.execute("SELECT max(seq) + 1 FROM e0").fetchall()[0][0])
+        for k in range(1, copies):
+            con.execute("INSERT INTO tickets SELECT * REPLACE (ticket_id || $s AS ticket_id) FROM t0", {"s": f"~{k}"})
+            con.execute("INSERT INTO ticket_events SELECT * REPLACE (ticket_id || $s AS ticket_id, seq + $o AS seq) "
+                        "FROM e0", {"s": f"~{k}", "o": k * step})
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    tmp.rename(db)
     return db
 
 
 def sums(tables: dict[str, Any]) -> dict[str, Any]:
-    """Row counts and exact sums of the minute columns (a cheap equality fingerprint)."""
+    """Row counts and exact sums of the minute columns (a cheap equality fingerprint).
+
+    Minutes are whole seconds / 60, so each value is summed as its integer number of seconds:
+    a float sum would depend on the row order of the two sides."""
+    import pyarrow as pa
+
     out: dict[str, Any] = {}
     for name, t in tables.items():
         out[name] = t.num_rows
         for c in t.column_names:
-            if c.endswith("_minutes") or c in ("open_count", "arrivals", "completions", "at_risk_count"):
-                out[f"{name}.{c}"] = round(float(pc.sum(t.column(c)).as_py() or 0), 6)
+            if c.endswith("_minutes"):
+                secs = pc.cast(pc.round(pc.multiply(pc.cast(t.column(c), pa.float64()), 60.0)), pa.int64())
+                out[f"{name}.{c}"] = int(pc.sum(secs).as_py() or 0)
+            elif c in ("open_count", "arrivals", "completions", "at_risk_count"):
+                out[f"{name}.{c}"] = int(pc.sum(t.column(c)).as_py() or 0)
     return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--tickets", type=int, default=100_000)
-    ap.add_argument("--master", default="local[2]")
-    ap.add_argument("--buckets", type=int, default=None, help="groups per tenant (default: auto)")
-    ap.add_argument("--skip-duckdb", action="store_true")
-    args = ap.parse_args()
+@dataclass
+class Phase:
+    """One measured phase of one size."""
 
+    tickets: int
+    phase: str
+    wall_s: float
+    cpu_s: float
+    cores: int
+    note: str = ""
+
+    @property
+    def per_s(self) -> float:
+        return self.tickets / self.wall_s
+
+    @property
+    def per_core_s(self) -> float:
+        return self.per_s / self.cores
+
+    @property
+    def per_cpu_s(self) -> float:
+        return self.tickets / self.cpu_s if self.cpu_s else 0.0
+
+
+def report(p: Phase, duck: Phase | None) -> None:
+    if p.phase.endswith("session start"):
+        print(f"  {p.phase}: {p.wall_s:.1f} s wall, {p.cpu_s:.1f} s CPU (JVM start; not in the build figures)")
+        return
+    ratio = f", {p.wall_s / duck.wall_s:.2f}x wall / {p.cpu_s / duck.cpu_s:.2f}x CPU of DuckDB" if duck else ""
+    print(f"  {p.phase}: {p.wall_s:.1f} s wall, {p.cpu_s:.1f} s CPU, {p.per_s:,.0f} tickets/s, "
+          f"{p.per_core_s:,.0f} tickets/s per core ({p.cores} cores), {p.per_cpu_s:,.0f} tickets per CPU-second"
+          f"{ratio}{(' — ' + p.note) if p.note else ''}", flush=True)
+
+
+CLUSTER_WORKERS = 2
+CLUSTER_CONF = {  # the driver asks for both executors and waits for them before running tasks
+    # all of a 2 GB worker: with 1 GB the executors died of OutOfMemoryError at 4M (and were retried)
+    "spark.executor.memory": "2g",
+    "spark.executor.cores": "1",
+    "spark.cores.max": str(CLUSTER_WORKERS),
+    "spark.scheduler.minRegisteredResourcesRatio": "1.0",
+    "spark.scheduler.maxRegisteredResourcesWaitingTime": "120s",
+}
+
+
+def spark_phase(n: int, name: str, master: str, conf: dict[str, str], cores: int, lake: Path, cfg: Any,
+                as_of: Any, buckets: int | None, expected: dict[str, Any] | None) -> list[Phase]:
+    """Session start, then the lake build on ``master``, results checked against DuckDB's."""
+    from deskpulse.spark.jobs import build_lake_on_spark
+    from deskpulse.spark.lake import read_result
+    from deskpulse.spark.session import spark_session
+
+    shutil.rmtree(lake / "results", ignore_errors=True)
+    spark, st_wall, st_cpu = timed(lambda: spark_session(master, app_name=f"bench-{name}", conf=conf))
+    try:
+        result, wall, cpu = timed(lambda: build_lake_on_spark(
+            spark, str(lake), cfg, tenants=["default"], as_of=as_of, buckets=buckets))
+    finally:
+        spark.stop()
+    split = dict(LAST_SPLIT)
+    note = (f"{result['buckets']} groups; read + compute {result['compute_seconds']:.1f} s, "
+            f"write {result['write_seconds']:.1f} s wall; CPU: JVMs {split['java']:.1f} s, "
+            f"Python workers {split['python']:.1f} s, driver Python {split['self']:.1f} s")
+    if expected is not None:
+        mine = {t: read_result(str(lake), t, "default") for t in expected_tables()}
+        same = sums(mine) == expected
+        note += f"; results equal DuckDB's: {same}"
+        if not same:
+            print(f"  {name}: RESULTS DIFFER", file=sys.stderr)
+            sys.exit(1)
+    return [Phase(n, f"{name} session start", st_wall, st_cpu, cores),
+            Phase(n, f"{name} build", wall, cpu, cores, note)]
+
+
+def expected_tables() -> tuple[str, ...]:
+    return ("ticket_metrics", "ticket_sla", "backlog_daily")
+
+
+def run_size(n: int, args: argparse.Namespace, cores: int) -> list[Phase]:
     from deskpulse.analytics.backlog import build_backlog_daily
     from deskpulse.config import load_config
     from deskpulse.sla.build import build
-    from deskpulse.spark.jobs import build_lake_on_spark
-    from deskpulse.spark.lake import export_lake, read_result
-    from deskpulse.spark.session import spark_session
+    from deskpulse.spark.cluster import start_cluster
+    from deskpulse.spark.lake import export_lake
     from deskpulse.store import open_store
 
-    base = imported_store(args.tickets)
-    work_dir = ROOT / "bench" / ".cache" / f"spark_run_{args.tickets}"
+    base = imported_store(n)
+    work_dir = ROOT / "bench" / ".cache" / f"spark_run_{n}"
     shutil.rmtree(work_dir, ignore_errors=True)
     work_dir.mkdir(parents=True)
     work = work_dir / "work.duckdb"
     shutil.copy(base, work)
     cfg = load_config(CONFIG)
-    cores = os.cpu_count() or 1
+    phases: list[Phase] = []
     store = open_store(str(work))
-    repo = store.tenant("default")
-    as_of = repo.scalar("SELECT max(event_at) FROM ticket_events")
-    n_tickets = int(repo.scalar("SELECT count(*) FROM tickets WHERE deleted_at IS NULL"))
-    n_events = int(repo.scalar("SELECT count(*) FROM ticket_events"))
-    print(f"data: {n_tickets:,} tickets, {n_events:,} events, as_of {as_of}, {cores} cores", flush=True)
+    try:
+        repo = store.tenant("default")
+        as_of = repo.scalar("SELECT max(event_at) FROM ticket_events")
+        n_tickets = int(repo.scalar("SELECT count(*) FROM tickets WHERE deleted_at IS NULL"))
+        n_events = int(repo.scalar("SELECT count(*) FROM ticket_events"))
+        print(f"== {n:,} generated: {n_tickets:,} live tickets, {n_events:,} events, as_of {as_of}, "
+              f"{cores} cores", flush=True)
+        duck = expected = None
+        if not args.skip_duckdb:
+            def duck_build() -> None:
+                build(repo, cfg, as_of=as_of, full=True)
+                build_backlog_daily(repo, as_of=as_of)
 
-    duck_wall = duck_cpu = None
-    if not args.skip_duckdb:
-        def duck() -> None:
-            build(repo, cfg, as_of=as_of, full=True)
-            build_backlog_daily(repo, as_of=as_of)
-
-        _, duck_wall, duck_cpu = timed(duck)
-        print(f"duckdb build (+backlog): {duck_wall:.2f} s wall, {duck_cpu:.2f} s CPU, "
-              f"{n_tickets / duck_wall:,.0f} tickets/s, {n_tickets / duck_cpu:,.0f} tickets/s per core", flush=True)
-    lake = work_dir / "lake"
-    _, ex_wall, ex_cpu = timed(lambda: export_lake(store, str(lake), ["default"]))
-    print(f"export-lake: {ex_wall:.2f} s wall, {ex_cpu:.2f} s CPU", flush=True)
-
-    spark, st_wall, st_cpu = timed(lambda: spark_session(args.master, conf={
-        "spark.driver.memory": "2g", "spark.sql.shuffle.partitions": "8"}))
-    print(f"spark session ({args.master}): {st_wall:.2f} s wall", flush=True)
-    result, sp_wall, sp_cpu = timed(lambda: build_lake_on_spark(
-        spark, str(lake), cfg, tenants=["default"], as_of=as_of, buckets=args.buckets))
-    spark_cores = int(spark.sparkContext.defaultParallelism)
-    print(f"spark build ({args.master}, {result['buckets']} buckets, lake -> lake): {sp_wall:.2f} s wall, "
-          f"{sp_cpu:.2f} s CPU, {n_tickets / sp_wall:,.0f} tickets/s, "
-          f"{n_tickets / sp_wall / spark_cores:,.0f} tickets/s per core (wall), "
-          f"{n_tickets / sp_cpu:,.0f} tickets per CPU-second", flush=True)
-    print(f"  of which: read + compute (cached) {result['compute_seconds']:.2f} s, "
-          f"write results {result['write_seconds']:.2f} s (wall)")
-    if duck_wall and duck_cpu:
-        print(f"ratio spark/duckdb: wall {sp_wall / duck_wall:.2f}x, CPU {sp_cpu / duck_cpu:.2f}x")
-        mine = {n: read_result(str(lake), n, "default") for n in ("ticket_metrics", "ticket_sla", "backlog_daily")}
-        theirs = {n: repo.query(f"SELECT * FROM {n}") for n in mine}  # noqa: S608 - fixed names
-        same = sums(mine) == sums(theirs)
-        print(f"results equal (counts and exact minute sums): {same}")
-        if not same:
-            sys.exit(1)
-    sizes = {n: sum(f.stat().st_size for f in (lake / n).rglob("*.parquet")) for n in ("tickets", "ticket_events")}
-    print(f"lake inputs: tickets {sizes['tickets'] / 1e6:.1f} MB, events {sizes['ticket_events'] / 1e6:.1f} MB; "
-          f"results {sum(f.stat().st_size for f in (lake / 'results').rglob('*.parquet')) / 1e6:.1f} MB")
-    print(f"rows in result partitions: {ds.dataset(lake / 'results' / 'ticket_sla', format='parquet').count_rows():,} ticket_sla")
-    spark.stop()
-    store.close()
+            _, wall, cpu = timed(duck_build)
+            duck = Phase(n_tickets, "duckdb build (+backlog)", wall, cpu, cores)
+            report(duck, None)
+            phases.append(duck)
+            expected = sums({t: repo.query(f"SELECT * FROM {t}") for t in expected_tables()})  # noqa: S608
+        lake = work_dir / "lake"
+        _, wall, cpu = timed(lambda: export_lake(store, str(lake), ["default"]))
+        phases.append(Phase(n_tickets, "export-lake", wall, cpu, cores))
+        report(phases[-1], None)
+    finally:
+        store.close()
+    # one group per task where possible: at 4M tickets (40 groups) 16 partitions put 2-3 groups
+    # in a task and local[2] with a 3 GB driver ran out of execution memory in the cogroup
+    partitions = args.partitions or max(16, 2 * -(-n_tickets // 100_000))
+    local_conf = {"spark.driver.memory": args.driver_memory, "spark.sql.shuffle.partitions": str(partitions)}
+    local_cores = int(args.master.split("[")[1].rstrip("]")) if args.master.startswith("local[") and \
+        args.master[6:-1].isdigit() else cores
+    for p in (spark_phase(n_tickets, f"spark {args.master}", args.master, local_conf, local_cores, lake, cfg,
+                          as_of, args.buckets, expected) if args.local else []):
+        report(p, duck if p.phase.endswith("build") else None)
+        phases.append(p)
+    if args.cluster:
+        cluster, wall, cpu = timed(lambda: start_cluster(work_dir / "cluster", workers=CLUSTER_WORKERS, cores=1,
+                                                         memory="2g"))
+        print(f"  standalone cluster up ({cluster.master_url}, pids "
+              f"{[p.pid for p in cluster.processes.values()]}): {wall:.1f} s wall", flush=True)
+        try:
+            conf = {**local_conf, **CLUSTER_CONF}
+            for p in spark_phase(n_tickets, "spark standalone 2x1", cluster.master_url, conf, CLUSTER_WORKERS,
+                                 lake, cfg, as_of, args.buckets, expected):
+                report(p, duck if p.phase.endswith("build") else None)
+                phases.append(p)
+            ran = {w: cluster.tasks_run(w) for w in cluster.workers}
+            print(f"  tasks per worker: {ran}", flush=True)
+        finally:
+            cluster.stop()
+    sizes = {t: sum(f.stat().st_size for f in (lake / t).rglob("*.parquet")) for t in ("tickets", "ticket_events")}
+    print(f"  lake: tickets {sizes['tickets'] / 1e6:.1f} MB, events {sizes['ticket_events'] / 1e6:.1f} MB; results "
+          f"{sum(f.stat().st_size for f in (lake / 'results').rglob('*.parquet')) / 1e6:.1f} MB; ticket_sla rows "
+          f"{ds.dataset(lake / 'results' / 'ticket_sla', format='parquet').count_rows():,}", flush=True)
     shutil.rmtree(work_dir, ignore_errors=True)
+    return phases
+
+
+def growth(phases: list[Phase]) -> None:
+    """Time growth between consecutive sizes, per phase (linear: equal to the size factor)."""
+    by_phase: dict[str, list[Phase]] = {}
+    for p in phases:
+        by_phase.setdefault(p.phase, []).append(p)
+    for name, ps in by_phase.items():
+        for a, b in zip(ps, ps[1:], strict=False):
+            k = b.tickets / a.tickets
+            print(f"  {name}: {a.tickets:,} -> {b.tickets:,} tickets ({k:.2f}x): wall {b.wall_s / a.wall_s:.2f}x, "
+                  f"CPU {b.cpu_s / a.cpu_s:.2f}x; tickets per CPU-second {a.per_cpu_s:,.0f} -> {b.per_cpu_s:,.0f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tickets", type=int, nargs="+", default=[1_000_000, 4_000_000],
+                    help="sizes, measured one after the other (default: 1M and 4M, as make bench runs it)")
+    ap.add_argument("--master", default="local[2]")
+    ap.add_argument("--local", action=argparse.BooleanOptionalAction, default=True,
+                    help="run on --master (default; --no-local measures only the cluster)")
+    ap.add_argument("--cluster", action=argparse.BooleanOptionalAction, default=True,
+                    help="also run on a 2-worker standalone cluster (default; --no-cluster skips it)")
+    ap.add_argument("--buckets", type=int, default=None, help="groups per tenant (default: auto)")
+    ap.add_argument("--partitions", type=int, default=None,
+                    help="spark.sql.shuffle.partitions (default: 2 per group of 100k tickets, at least 16)")
+    ap.add_argument("--driver-memory", default="5g")
+    ap.add_argument("--skip-duckdb", action="store_true")
+    ap.add_argument("--json", type=Path, default=None, help="also write the phases as JSON here")
+    args = ap.parse_args()
+
+    cores = os.cpu_count() or 1
+    phases: list[Phase] = []
+    for n in args.tickets:
+        phases += run_size(n, args, cores)
+    if len(args.tickets) > 1:
+        print("== growth between sizes")
+        growth(phases)
+    if args.json:
+        args.json.write_text(json.dumps([{**asdict(p), "tickets_per_s": p.per_s, "tickets_per_s_per_core": p.per_core_s,
+                                          "tickets_per_cpu_s": p.per_cpu_s} for p in phases], indent=1))
 
 
 if __name__ == "__main__":

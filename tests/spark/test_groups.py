@@ -33,7 +33,6 @@ def test_groups_add_up_to_the_duckdb_build(tmp_path: Path, groups: int) -> None:
         TenantPlan,
         compute_group,
         pack,
-        packed_schema,
         probe_schemas,
         unpack,
     )
@@ -56,15 +55,17 @@ def test_groups_add_up_to_the_duckdb_build(tmp_path: Path, groups: int) -> None:
     tb = np.array([bucket[t] for t in tk.column("ticket_id").to_pylist()])
     eb = np.array([bucket.get(t, -1) for t in ev.column("ticket_id").to_pylist()])
     plan = TenantPlan(sla, as_of, pc.min(tk.column("created_at")).as_py().date())
-    schema = packed_schema(probe_schemas(sla))
+    schemas = probe_schemas(sla)
     packed = pa.concat_tables(
-        pack("acme", compute_group("acme", tk.filter(pa.array(tb == b)), ev.filter(pa.array(eb == b)), plan), schema)
+        pack("acme", compute_group("acme", tk.filter(pa.array(tb == b)), ev.filter(pa.array(eb == b)), plan))
         for b in range(groups)
     )
     for name in ("ticket_metrics", "ticket_sla", "ticket_segments"):
-        got = unpack(packed, name).drop_columns(["tenant_id", "created_month"])
-        assert_same(expected[name], got, f"groups: {name}")
-    partial = unpack(packed, "backlog_partial")
+        got = unpack(packed, name, schemas)
+        assert got.column_names[0] == "tenant_id" and got.column_names[-1] == "created_month"
+        assert set(got.column("tenant_id").to_pylist()) == {"acme"}
+        assert_same(expected[name], got.drop_columns(["tenant_id", "created_month"]), f"groups: {name}")
+    partial = unpack(packed, "backlog_partial", schemas)
     con = duckdb.connect()
     con.register("p", partial)
     counts = ", ".join(f"CAST(sum({c}) AS INTEGER) AS {c}" for c in (

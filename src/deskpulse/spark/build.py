@@ -4,8 +4,9 @@ Tickets and events are hash-partitioned by ``(tenant_id, xxhash64(ticket_id) mod
 ticket and its events share a bucket without a join, and one huge tenant spreads over B
 groups (skew). Each group runs :func:`deskpulse.spark.groups.compute_group` — the embedded
 build's engine and backlog SQL, unchanged — inside ``cogroup(...).applyInArrow`` (whole
-Arrow tables per group; no row-at-a-time Python). The packed output is persisted once and
-split into ``ticket_metrics``, ``ticket_sla``, ``ticket_segments`` and ``backlog_daily``
+Arrow tables per group; no row-at-a-time Python). The group's tables travel back packed —
+one row per (table, month) holding an Arrow IPC stream — are persisted once, and decoded
+(``mapInArrow``) into ``ticket_metrics``, ``ticket_sla``, ``ticket_segments`` and ``backlog_daily``
 (the groups' backlog shares summed per tenant, day, dimension and value; exact, because every
 backlog measure is a count or a sum of whole seconds over tickets).
 
@@ -32,12 +33,13 @@ from deskpulse.sla.policies import SlaConfig
 from deskpulse.spark.groups import (
     EVENT_BUILD_SCHEMA,
     MONTH_COLUMN,
-    TABLES,
+    PACKED_SCHEMA,
     TICKET_BUILD_SCHEMA,
     TenantPlan,
     group_task,
-    packed_schema,
     probe_schemas,
+    table_schema,
+    unpack_batches,
 )
 
 log = logging.getLogger(__name__)
@@ -80,6 +82,8 @@ def spark_type(t: pa.DataType) -> Any:
         return T.ByteType()
     if pa.types.is_decimal(t):
         return T.DecimalType(t.precision, t.scale)
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        return T.BinaryType()
     raise BadInputError(f"no Spark type for Arrow type {t}")
 
 
@@ -146,28 +150,36 @@ class SparkBuild:
 
     def table(self, name: str) -> Any:
         """``ticket_metrics``, ``ticket_sla``, ``ticket_segments`` or ``backlog_daily``."""
-        from pyspark.sql import functions as F
-
         if name == "backlog_daily":
             return self._backlog()
-        prefix = TABLES[name]
-        cols = [F.col("tenant_id")]
-        cols += [F.col(f"`{prefix}{f.name}`").alias(f.name) for f in self.schemas[name]
-                 if f.name != MONTH_COLUMN]
-        cols.append(F.col(MONTH_COLUMN))
-        return self.packed.where(F.col("_table") == name).select(*cols)
+        return self._decoded(name)
+
+    def _decoded(self, name: str) -> Any:
+        """Table ``name`` decoded from the packed rows (``mapInArrow``, Arrow IPC → rows)."""
+        from pyspark.sql import functions as F
+
+        schema = table_schema(self.schemas, name)
+
+        def decode(batches: Any) -> Any:
+            yield from unpack_batches(batches, schema)
+
+        rows = self.packed.where(F.col("_table") == name).select("tenant_id", MONTH_COLUMN, "data")
+        return rows.mapInArrow(decode, spark_schema(schema))
+
+    def ticket_counts(self) -> dict[str, int]:
+        """Tickets built per tenant (from the packed rows' counts; nothing is decoded)."""
+        from pyspark.sql import functions as F
+
+        rows = (self.packed.where(F.col("_table") == "ticket_metrics").groupBy("tenant_id")
+                .agg(F.sum("rows").alias("n")).collect())
+        return {str(r[0]): int(r[1]) for r in rows}
 
     def _backlog(self) -> Any:
         from pyspark.sql import functions as F
 
-        p = TABLES["backlog_partial"]
         keys = ["tenant_id", "date", "dimension", "value", MONTH_COLUMN]
         schema = self.schemas["backlog_partial"]
-        part = self.packed.where(F.col("_table") == "backlog_partial").select(
-            "tenant_id", MONTH_COLUMN,
-            *[F.col(f"`{p}{f.name}`").alias(f.name) for f in schema if f.name != MONTH_COLUMN],
-        )
-        agg = part.groupBy(*keys).agg(
+        agg = self._decoded("backlog_partial").groupBy(*keys).agg(
             *[F.sum(c).alias(c) for c in BACKLOG_COUNTS], F.sum("sla_debt_seconds").alias("sla_debt_seconds")
         )
         out = []
@@ -234,7 +246,6 @@ def run_build(
     first_sla = next(iter(plans.values())).sla if plans else (
         sla if isinstance(sla, SlaConfig) else next(iter(sla.values())))
     schemas = probe_schemas(first_sla)
-    schema = packed_schema(schemas)
     pairs = [x for t, b in sorted(per_tenant.items()) for x in (F.lit(t), F.lit(b))]
     n_buckets = F.element_at(F.create_map(*pairs), F.col("tenant_id")) if pairs else F.lit(1)
     bucket = F.pmod(F.xxhash64("ticket_id"), F.coalesce(n_buckets, F.lit(1)).cast("long"))
@@ -243,15 +254,16 @@ def run_build(
     packed = (
         tk.groupBy("tenant_id", "_bucket")
         .cogroup(ev.groupBy("tenant_id", "_bucket"))
-        .applyInArrow(group_task(plans, schema), spark_schema(schema))
+        .applyInArrow(group_task(plans), spark_schema(PACKED_SCHEMA))
     )
     packed = packed.persist(StorageLevel.MEMORY_AND_DISK)
-    notes_rows = (
-        packed.where(F.col("_table") == "notes")
-        .groupBy(f"{TABLES['notes']}key").agg(F.sum(f"{TABLES['notes']}value").alias("v"))
-        .collect()
-    )  # also materialises the cache: every group ran once
-    notes = {str(r[0]): int(r[1]) for r in notes_rows}
+    # the notes rows are tiny; counting the cache first materialises it: every group runs once
+    packed.count()
+    notes: dict[str, int] = {}
+    for row in packed.where(F.col("_table") == "notes").select("data").collect():
+        with pa.ipc.open_stream(pa.py_buffer(row[0])) as reader:
+            for key, value in zip(*reader.read_all().select(["key", "value"]).to_pydict().values(), strict=True):
+                notes[str(key)] = notes.get(str(key), 0) + int(value)
     log.info("spark build: %d tenants, %d buckets, %.1f s", len(plans), buckets, time.perf_counter() - started)
     return SparkBuild(packed, schemas, plans, buckets, time.perf_counter() - started, notes)
 

@@ -248,8 +248,7 @@ def write_results(build: Any, path: str, *, built_at: datetime) -> dict[str, int
          "tickets": 0}
         for t, p in sorted(build.plans.items())
     ]
-    counts_rows = build.table("ticket_metrics").groupBy("tenant_id").count().collect()
-    by_tenant = {str(r[0]): int(r[1]) for r in counts_rows}
+    by_tenant = build.ticket_counts()
     for row in state:
         row["tickets"] = by_tenant.get(str(row["tenant_id"]), 0)
     counts["tickets"] = sum(by_tenant.values())
