@@ -175,6 +175,19 @@ def schedule_add(
                   f"to {', '.join(s.recipients)}; next run {s.next_run_at:%Y-%m-%d %H:%M} UTC")
 
 
+def _emit_list(items: list[Any], row: Callable[[Any], dict[str, Any]], fmt: OutFormat, what: str,
+               title: str, tenant: str) -> None:
+    """Print stored schedules or alert rules: JSON objects, an empty note, or rows."""
+    if fmt is OutFormat.json:
+        emit_json([i.as_dict() for i in items])
+        return
+    if not items and fmt is OutFormat.table:
+        console.print(f"no {what} (tenant {tenant})")
+        return
+    emit_rows([row(i) for i in items], fmt, title=title)
+
+
+
 @schedule_app.command("list")
 @handle_errors
 def schedule_list(fmt: ListFormat = OutFormat.table, db: DbOpt = None, tenant: TenantOpt = None) -> None:
@@ -182,14 +195,8 @@ def schedule_list(fmt: ListFormat = OutFormat.table, db: DbOpt = None, tenant: T
     from deskpulse.reports.schedules import list_schedules
 
     repo, _ = _context(db, tenant, None)
-    items = list_schedules(repo.store, repo.tenant_id)
-    if fmt is OutFormat.json:
-        emit_json([s.as_dict() for s in items])
-        return
-    if not items and fmt is OutFormat.table:
-        console.print(f"no schedules (tenant {repo.tenant_id})")
-        return
-    emit_rows([_schedule_row(s) for s in items], fmt, title=f"Schedules · {repo.tenant_id}")
+    _emit_list(list_schedules(repo.store, repo.tenant_id), _schedule_row, fmt, "schedules",
+               f"Schedules · {repo.tenant_id}", repo.tenant_id)
 
 
 @schedule_app.command("remove")
@@ -375,14 +382,8 @@ def alerts_list(fmt: ListFormat = OutFormat.table, db: DbOpt = None, tenant: Ten
     from deskpulse.reports.alerts import list_rules
 
     repo, _ = _context(db, tenant, None)
-    rules = list_rules(repo.store, repo.tenant_id)
-    if fmt is OutFormat.json:
-        emit_json([r.as_dict() for r in rules])
-        return
-    if not rules and fmt is OutFormat.table:
-        console.print(f"no alert rules (tenant {repo.tenant_id})")
-        return
-    emit_rows([_rule_row(r) for r in rules], fmt, title=f"Alert rules · {repo.tenant_id}")
+    _emit_list(list_rules(repo.store, repo.tenant_id), _rule_row, fmt, "alert rules",
+               f"Alert rules · {repo.tenant_id}", repo.tenant_id)
 
 
 @alerts_app.command("remove")
