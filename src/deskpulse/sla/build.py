@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -91,13 +92,17 @@ class BuildSummary:
         return "\n".join(lines)
 
 
-_CHANGED_SQL = """
+_LOADED_SQL = """
 SELECT ticket_id FROM tickets WHERE loaded_at > $since OR created_at > $prev_as_of
 UNION SELECT ticket_id FROM ticket_events WHERE loaded_at > $since
+"""
+#: Tickets whose results move with ``as_of`` alone: their clocks or timelines were still open.
+_OPEN_SQL = """
 UNION SELECT ticket_id FROM ticket_metrics WHERE solved_at IS NULL
 UNION SELECT ticket_id FROM ticket_segments WHERE ended_at IS NULL AND status NOT IN ('solved', 'closed')
 UNION SELECT ticket_id FROM ticket_sla WHERE stopped_at IS NULL AND status <> 'not_applicable'
 """
+_CHANGED_SQL = _LOADED_SQL + _OPEN_SQL
 #: Temp table holding the ticket ids an incremental build recomputes (not a tenant table).
 _IDS_TABLE = "_dp_build_ids"
 #: Event columns the engine reads (``actor_id`` and ``field`` stay in the store).
@@ -223,8 +228,11 @@ def build(
     with store.transaction():
         if incremental:
             since = prev[0][2] or datetime.min
+            # the same as_of as the last build: open clocks have not moved, so only what was
+            # loaded since can differ
+            changed_sql = _LOADED_SQL if as_of == prev[0][0] else _CHANGED_SQL
             changed = repo.query(
-                "SELECT ticket_id FROM (" + _CHANGED_SQL + ") c ORDER BY ticket_id",  # noqa: S608
+                "SELECT ticket_id FROM (" + changed_sql + ") c ORDER BY ticket_id",  # noqa: S608
                 since=since, prev_as_of=prev[0][0],
             ).column("ticket_id").combine_chunks()
             store.execute(f"DROP TABLE IF EXISTS {_IDS_TABLE}")
@@ -245,23 +253,39 @@ def build(
             replace = None
         parts = _partitions(ids, engine.PARTITION_TICKETS)
         no_ids = pa.array([], pa.string())
-        for k, part in enumerate(parts or [None]):
-            if part is None:  # nothing to compute: still clear what has to go
-                result = compute(_empty_tickets(), _empty_events(), sla, as_of_s)
-            else:
-                tickets, events = _load_partition(repo, part, as_of, changed_only=incremental)
-                recomputed += tickets.num_rows
-                result = compute(tickets, events, sla, as_of_s)
-                del tickets, events
+        written = 0
+
+        def write(result: EngineResult) -> None:
+            nonlocal written
             for key, value in result.notes.items():
                 notes[key] = notes.get(key, 0) + value
             # the first write replaces (all rows, or the changed tickets'), the others append
-            target = replace if k == 0 else no_ids
+            target = replace if written == 0 else no_ids
             repo.replace_rows("ticket_metrics", result.ticket_metrics, ticket_ids=target)
             repo.replace_rows("ticket_sla", result.ticket_sla, ticket_ids=target)
             repo.replace_rows("ticket_segments", result.ticket_segments, ticket_ids=target)
-            del result
-            pa.default_memory_pool().release_unused()  # hand freed Arrow buffers back
+            written += 1
+
+        if not parts:  # nothing to compute: still clear what has to go
+            write(compute(_empty_tickets(), _empty_events(), sla, as_of_s))
+        # Pipelined: the engine computes partition k (its own in-memory DuckDB, in a worker
+        # thread) while this thread writes partition k-1 and loads k+1 through the store's
+        # connection, which only this thread touches. Writes keep partition order.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="deskpulse-engine") as pool:
+            pending: Future[EngineResult] | None = None
+            for part in parts:
+                tickets, events = _load_partition(repo, part, as_of, changed_only=incremental)
+                recomputed += tickets.num_rows
+                future = pool.submit(compute, tickets, events, sla, as_of_s)
+                del tickets, events
+                if pending is not None:
+                    write(pending.result())
+                    pending = None
+                    pa.default_memory_pool().release_unused()  # hand freed Arrow buffers back
+                pending = future
+            if pending is not None:
+                write(pending.result())
+                pending = None
         if incremental:
             store.execute(f"DROP TABLE IF EXISTS {_IDS_TABLE}")
         total = int(repo.scalar("SELECT count(*) FROM ticket_metrics"))
