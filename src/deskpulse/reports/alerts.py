@@ -63,12 +63,13 @@ from deskpulse.analytics.filters import Filters
 from deskpulse.analytics.resolution import resolution, response_times
 from deskpulse.analytics.results import analysis_now, pct
 from deskpulse.config import AppConfig
-from deskpulse.errors import ConflictError, DeskpulseError, NotFoundError, UsageError
+from deskpulse.errors import DeskpulseError, UsageError
 from deskpulse.ingest.sync.breaker import Policy, StoredBreaker
 from deskpulse.ingest.sync.retry import Backoff
 from deskpulse.reports.cron import zone
 from deskpulse.reports.lease import compare_and_set, lease_end
 from deskpulse.reports.mailer import DeliveryFailed, Mailer, plain_message
+from deskpulse.reports.named import NamedTable
 from deskpulse.reports.schedules import check_filters, check_recipients, now_utc, worker_name
 from deskpulse.settings import ReportSettings, load_report_settings
 from deskpulse.store import Store, TenantStore
@@ -293,31 +294,22 @@ _EVENT_COLS: Final = ("tenant_id", "event_id", "rule_id", "rule_name", "event_at
 # --- CRUD ------------------------------------------------------------------------------------------
 
 
+RULES: Final = NamedTable("alert_rules", "rule_id", _RULE_COLS, "alert rule", _rule, lambda r: r.name)
+
+
 def list_rules(store: Store, tenant: str) -> list[AlertRule]:
-    rows = store.execute(
-        f"SELECT {', '.join(_RULE_COLS)} FROM alert_rules WHERE tenant_id = $t", {"t": tenant},  # noqa: S608
-    )
-    return sorted((_rule(r) for r in rows), key=lambda r: r.name)
+    return RULES.all(store, tenant)
 
 
 def get_rule(store: Store, tenant: str, ref: str) -> AlertRule:
-    rows = store.execute(
-        f"SELECT {', '.join(_RULE_COLS)} FROM alert_rules "  # noqa: S608
-        "WHERE tenant_id = $t AND (rule_id = $r OR name = $r)",
-        {"t": tenant, "r": ref},
-    )
-    if not rows:
-        raise NotFoundError(f"alert rule {ref!r} not found", rule=ref)
-    return _rule(rows[0])
+    return RULES.get(store, tenant, ref)
 
 
 def add_rule(store: Store, tenant: str, spec: RuleSpec, *, now: datetime | None = None,
              created_by: str | None = None) -> AlertRule:
     spec = spec.check()
     now = now or now_utc()
-    if store.execute("SELECT 1 FROM alert_rules WHERE tenant_id = $t AND name = $n",
-                     {"t": tenant, "n": spec.name}):
-        raise ConflictError(f"an alert rule named {spec.name!r} exists", name=spec.name)
+    RULES.ensure_name_free(store, tenant, spec.name)
     rid = uuid.uuid4().hex
     store.execute(
         "INSERT INTO alert_rules (tenant_id, rule_id, name, metric, op, threshold, filters, "
@@ -345,10 +337,8 @@ def update_rule(store: Store, tenant: str, ref: str, changes: dict[str, Any], *,
     cur = get_rule(store, tenant, ref)
     merged = {k: changes.get(k, getattr(cur, k)) for k in RULE_UPDATABLE}
     spec = RuleSpec(**merged).check()
-    if spec.name != cur.name and store.execute(
-        "SELECT 1 FROM alert_rules WHERE tenant_id = $t AND name = $n", {"t": tenant, "n": spec.name}
-    ):
-        raise ConflictError(f"an alert rule named {spec.name!r} exists", name=spec.name)
+    if spec.name != cur.name:
+        RULES.ensure_name_free(store, tenant, spec.name)
     store.execute(
         "UPDATE alert_rules SET name = $name, metric = $metric, op = $op, threshold = $th, "
         "filters = $filters, window_name = $window, channel = $channel, target = $target, "
@@ -587,9 +577,7 @@ class AlertChecker:
         if tenant is not None:
             where += " AND tenant_id = $t"
             params["t"] = tenant
-        rows = self.store.execute(
-            f"SELECT {', '.join(_RULE_COLS)} FROM alert_rules WHERE {where}", params  # noqa: S608
-        )
+        rows = self.store.execute(RULES.select(where), params)
         return sorted((_rule(r) for r in rows), key=lambda r: (r.tenant_id, r.name))
 
     def check_all(self, tenant: str | None = None) -> list[CheckResult]:

@@ -45,6 +45,7 @@ from deskpulse.reports.cron import CronSchedule
 from deskpulse.reports.definitions import ReportParams, build_report, check_report
 from deskpulse.reports.lease import compare_and_set, is_write_conflict, lease_end
 from deskpulse.reports.mailer import DeliveryFailed, Mailer, build_message
+from deskpulse.reports.named import NamedTable
 from deskpulse.reports.render import attachments, parse_formats
 from deskpulse.settings import ReportSettings, load_report_settings
 from deskpulse.store import Store
@@ -244,24 +245,17 @@ def _run(row: Sequence[Any]) -> RunRecord:
 # --- CRUD ------------------------------------------------------------------------------------------
 
 
+SCHEDULES: Final = NamedTable("report_schedules", "schedule_id", _SCHEDULE_COLS, "schedule", _schedule,
+                              lambda s: s.name)
+
+
 def list_schedules(store: Store, tenant: str) -> list[Schedule]:
-    rows = store.execute(
-        f"SELECT {', '.join(_SCHEDULE_COLS)} FROM report_schedules WHERE tenant_id = $t",  # noqa: S608
-        {"t": tenant},
-    )
-    return sorted((_schedule(r) for r in rows), key=lambda s: s.name)
+    return SCHEDULES.all(store, tenant)
 
 
 def get_schedule(store: Store, tenant: str, ref: str) -> Schedule:
     """A schedule by id or by name (NotFoundError for another tenant's, like a missing one)."""
-    rows = store.execute(
-        f"SELECT {', '.join(_SCHEDULE_COLS)} FROM report_schedules "  # noqa: S608
-        "WHERE tenant_id = $t AND (schedule_id = $r OR name = $r)",
-        {"t": tenant, "r": ref},
-    )
-    if not rows:
-        raise NotFoundError(f"schedule {ref!r} not found", schedule=ref)
-    return _schedule(rows[0])
+    return SCHEDULES.get(store, tenant, ref)
 
 
 def add_schedule(store: Store, tenant: str, spec: ScheduleSpec, *, now: datetime | None = None,
@@ -269,9 +263,7 @@ def add_schedule(store: Store, tenant: str, spec: ScheduleSpec, *, now: datetime
     """Store a new schedule; its first slot is the first one after ``now``."""
     spec = spec.check()
     now = now or now_utc()
-    if store.execute("SELECT 1 FROM report_schedules WHERE tenant_id = $t AND name = $n",
-                     {"t": tenant, "n": spec.name}):
-        raise ConflictError(f"a schedule named {spec.name!r} exists", name=spec.name)
+    SCHEDULES.ensure_name_free(store, tenant, spec.name)
     sid = uuid.uuid4().hex
     nxt = CronSchedule.parse(spec.cron, spec.timezone).next_after(now)
     store.execute(
@@ -307,10 +299,8 @@ def update_schedule(store: Store, tenant: str, ref: str, changes: dict[str, Any]
         missed_policy=changes.get("missed_policy", cur.missed_policy),
         enabled=bool(changes.get("enabled", cur.enabled)),
     ).check()
-    if spec.name != cur.name and store.execute(
-        "SELECT 1 FROM report_schedules WHERE tenant_id = $t AND name = $n", {"t": tenant, "n": spec.name}
-    ):
-        raise ConflictError(f"a schedule named {spec.name!r} exists", name=spec.name)
+    if spec.name != cur.name:
+        SCHEDULES.ensure_name_free(store, tenant, spec.name)
     recompute = (spec.cron != cur.cron or spec.timezone != cur.timezone
                  or (spec.enabled and not cur.enabled))
     nxt = CronSchedule.parse(spec.cron, spec.timezone).next_after(now) if recompute else cur.next_run_at
