@@ -179,7 +179,6 @@ def _compute(
     con: duckdb.DuckDBPyConnection, tickets: pa.Table, events: pa.Table, sla: SlaConfig, as_of_s: int
 ) -> EngineResult:
     notes: dict[str, int] = {}
-    p = {"as_of": as_of_s}
     # Work on dense integer ticket keys (sorted like the string ids): joins, sorts and
     # partitions on int64 are several times cheaper than on strings. Map back at the end.
     tickets = tickets.take(pc.sort_indices(tickets, [("ticket_id", "ascending")]))
@@ -316,55 +315,11 @@ def _compute(
     con.execute("CREATE TEMP TABLE tk AS SELECT * FROM tk_arrow")
     con.unregister("tk_arrow")
 
-    # --- status timeline -----------------------------------------------------------------------
-    con.execute(
-        _q("""
-        CREATE TEMP TABLE st AS
-        WITH s AS (
-          SELECT ticket_id, created_s AS t_s, -1000000 AS ord, 'new' AS status, f_created AS f FROM tk
-          UNION ALL
-          SELECT ticket_id, t_s, ord, to_value, f FROM ev WHERE kind = 'status'
-        )
-        SELECT s.ticket_id, s.t_s, s.ord, s.status, s.f, tk.pol, tk.cal,
-               lag(s.status) OVER w AS prev_status,
-               coalesce(lead(s.t_s) OVER w, $as_of) AS end_s,
-               coalesce(lead(s.f) OVER w, tk.f_asof) AS end_f,
-               row_number() OVER w AS seg,
-               (s.status NOT IN {SOLVED} AND pz.status IS NULL) AS is_running,
-               (s.status NOT IN {SOLVED} AND pz.status IS NOT NULL) AS is_paused
-        FROM s JOIN tk USING (ticket_id)
-        LEFT JOIN pause pz ON pz.pol = tk.pol AND pz.status = s.status
-        WINDOW w AS (PARTITION BY s.ticket_id ORDER BY s.t_s, s.ord)
-        """),
-        p,
-    )
-    con.execute(
-        _q("""
-        CREATE TEMP TABLE sa AS
-        SELECT ticket_id,
-               arg_max(status, seg) AS status_at_as_of,
-               max(t_s) FILTER (WHERE is_solve) AS final_solve_s,
-               max(f) FILTER (WHERE is_solve) AS final_solve_f,
-               count(*) FILTER (WHERE prev_status = 'solved' AND status NOT IN {SOLVED}) AS reopens,
-               sum(end_f - f) FILTER (WHERE is_running) AS run_b,
-               sum(end_f - f) FILTER (WHERE is_paused) AS paused_b,
-               sum(end_s - t_s) FILTER (WHERE status IN ('new','open','hold')) AS rw_c,
-               sum(end_f - f) FILTER (WHERE status IN ('new','open','hold')) AS rw_b,
-               sum(end_s - t_s) FILTER (WHERE status = 'pending') AS aw_c,
-               sum(end_f - f) FILTER (WHERE status = 'pending') AS aw_b,
-               sum(end_s - t_s) FILTER (WHERE status = 'hold') AS oh_c,
-               sum(end_f - f) FILTER (WHERE status = 'hold') AS oh_b,
-               sum(end_s - t_s) FILTER (WHERE status IN ('new','open')) AS wk_c,
-               sum(end_f - f) FILTER (WHERE status IN ('new','open')) AS wk_b
-        FROM (
-          -- a solve: into solved from another status, or into closed from an unsolved status
-          SELECT *, prev_status IS NOT NULL AND (
-                      (status = 'solved' AND prev_status <> 'solved')
-                      OR (status = 'closed' AND prev_status NOT IN {SOLVED})) AS is_solve
-          FROM st) st
-        GROUP BY ticket_id
-        """)
-    )
+    # --- status timeline (numpy: one lexsort, shifted arrays, per-ticket reductions) -----------
+    pause_pairs = {(i, st_) for i, pp in enumerate(sla.policies) for st_ in pp.pause_on}
+    st, sa = _status_timeline(tk, ev, pause_pairs, len(sla.policies), as_of_s)
+    con.register("st", st)
+    con.register("sa", sa)
 
     # --- reply clocks --------------------------------------------------------------------------
     con.execute(
@@ -661,6 +616,113 @@ def _compute(
 
     segments = _segments_output(seg)
     return EngineResult(_with_ids(ticket_metrics, ids), _with_ids(ticket_sla, ids), _with_ids(segments, ids), notes)
+
+
+#: Status codes of the timeline (indices into :data:`_STATUSES`).
+_NEW, _OPEN, _PENDING, _HOLD, _SOLVED, _CLOSED = range(6)
+_NO_TIME = np.iinfo(np.int64).min
+
+
+def _status_timeline(
+    tk: pa.Table, ev: pa.Table, pause_pairs: set[tuple[int, str]], n_policies: int, as_of_s: int
+) -> tuple[pa.Table, pa.Table]:
+    """The status timeline ``st`` and its per-ticket aggregates ``sa``.
+
+    ``st``: one row per ticket at created_at (status ``new``, ``ord`` below every event's) and
+    one per status event, in (ticket, t_s, ord) order, with the previous status, where the
+    status ended (the next row, else ``as_of``) in calendar and business time, its number in
+    the ticket, and whether the resolution clock runs or is paused in it. ``sa``: per ticket the
+    status at as_of, the final solve (a solve: into solved from another status, or into closed
+    from an unsolved one), reopens (solved -> unsolved) and the time per status family.
+    """
+    is_st = _mask(pc.equal(ev.column("kind"), "status"))
+    st_rows = np.flatnonzero(is_st)
+    n_tk = tk.num_rows
+    tk_ids = _np(tk, "ticket_id").astype(np.int64, copy=False)
+    code_ev = np.asarray(
+        pc.index_in(ev.column("to_value").take(pa.array(st_rows)), value_set=_STATUSES)
+        .fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64,
+    )
+    ticket = np.concatenate([tk_ids, _np(ev, "ticket_id").astype(np.int64, copy=False)[st_rows]])
+    t_s = np.concatenate([_np(tk, "created_s").astype(np.int64, copy=False), _np(ev, "t_s").astype(np.int64)[st_rows]])
+    ord_ = np.concatenate([np.full(n_tk, -1_000_000, dtype=np.int64), _np(ev, "ord").astype(np.int64)[st_rows]])
+    f = np.concatenate([_np(tk, "f_created").astype(np.int64, copy=False), _np(ev, "f").astype(np.int64)[st_rows]])
+    code = np.concatenate([np.full(n_tk, _NEW, dtype=np.int64), code_ev])
+    order = np.lexsort((ord_, t_s, ticket))
+    ticket, t_s, ord_, f, code = ticket[order], t_s[order], ord_[order], f[order], code[order]
+    n = len(ticket)
+    first = np.ones(n, dtype=bool)
+    first[1:] = ticket[1:] != ticket[:-1]
+    last = np.ones(n, dtype=bool)
+    last[:-1] = first[1:]
+    starts = np.flatnonzero(first)
+    pos = np.cumsum(first) - 1  # the row's ticket, as a position in tk
+    pol_tk = _np(tk, "pol").astype(np.int64, copy=False)
+    pol = pol_tk[pos]
+    prev = np.empty(n, dtype=np.int64)
+    prev[0:1] = -1
+    prev[1:] = code[:-1]
+    prev[first] = -1
+    end_s = np.empty(n, dtype=np.int64)
+    end_f = np.empty(n, dtype=np.int64)
+    end_s[:-1], end_f[:-1] = t_s[1:], f[1:]
+    end_s[last] = as_of_s
+    end_f[last] = _np(tk, "f_asof").astype(np.int64, copy=False)[pos[last]]
+    # paused[pol + 1, status]: the policy pauses its clock in that status (pol -1: no policy)
+    paused = np.zeros((n_policies + 1, len(_STATUSES)), dtype=bool)
+    for i, name in pause_pairs:
+        if name in _STATUSES.to_pylist():
+            paused[i + 1, _STATUSES.to_pylist().index(name)] = True
+    unsolved = code < _SOLVED
+    in_pause = paused[pol + 1, code]
+    is_running = unsolved & ~in_pause
+    is_paused = unsolved & in_pause
+    statuses = _STATUSES
+    st = pa.table({
+        "ticket_id": ticket,
+        "t_s": t_s,
+        "ord": ord_,
+        "status": statuses.take(pa.array(code)),
+        "f": f,
+        "pol": pol,
+        "cal": _np(tk, "cal").astype(np.int64, copy=False)[pos],
+        "prev_status": statuses.take(pa.array(np.maximum(prev, 0), mask=prev < 0)),
+        "end_s": end_s,
+        "end_f": end_f,
+        "seg": np.arange(n, dtype=np.int64) - starts[pos] + 1,
+        "is_running": is_running,
+        "is_paused": is_paused,
+    })
+
+    def total(values: np.ndarray, where: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(np.where(where, values, 0), starts) if n else np.zeros(0, np.int64)
+
+    dur_c, dur_b = end_s - t_s, end_f - f
+    is_solve = (prev >= 0) & (
+        ((code == _SOLVED) & (prev != _SOLVED)) | ((code == _CLOSED) & (prev < _SOLVED))
+    )
+    solve_s = np.maximum.reduceat(np.where(is_solve, t_s, _NO_TIME), starts) if n else np.zeros(0, np.int64)
+    solve_f = np.maximum.reduceat(np.where(is_solve, f, _NO_TIME), starts) if n else np.zeros(0, np.int64)
+    waiting = (code == _NEW) | (code == _OPEN) | (code == _HOLD)
+    working = (code == _NEW) | (code == _OPEN)
+    sa = pa.table({
+        "ticket_id": ticket[starts],
+        "status_at_as_of": statuses.take(pa.array(code[last])),
+        "final_solve_s": pa.array(solve_s, pa.int64(), mask=solve_s == _NO_TIME),
+        "final_solve_f": pa.array(solve_f, pa.int64(), mask=solve_f == _NO_TIME),
+        "reopens": total(np.ones(n, np.int64), (prev == _SOLVED) & unsolved),
+        "run_b": total(dur_b, is_running),
+        "paused_b": total(dur_b, is_paused),
+        "rw_c": total(dur_c, waiting),
+        "rw_b": total(dur_b, waiting),
+        "aw_c": total(dur_c, code == _PENDING),
+        "aw_b": total(dur_b, code == _PENDING),
+        "oh_c": total(dur_c, code == _HOLD),
+        "oh_b": total(dur_b, code == _HOLD),
+        "wk_c": total(dur_c, working),
+        "wk_b": total(dur_b, working),
+    })
+    return st, sa
 
 
 def _with_ids(table: pa.Table, ids: pa.Array) -> pa.Table:
