@@ -27,8 +27,9 @@ from deskpulse.sla.policies import METRICS, SlaConfig, match_policies
 log = logging.getLogger(__name__)
 
 SOLVED = "('solved', 'closed')"
-#: Tickets per engine pass: bounds memory; whole tickets stay together.
-PARTITION_TICKETS = 100_000
+#: Tickets per engine pass: bounds memory (a 100k pass peaks near +850 MB, 50k near +450 MB;
+#: the fixed cost per pass is ≈ 0.2 CPU-s); whole tickets stay together.
+PARTITION_TICKETS = 50_000
 TICKET_INPUT_COLUMNS = (
     "ticket_id", "created_at", "status", "group", "assignee_id", "first_reply_at", "solved_at",
 )
