@@ -321,84 +321,11 @@ def _compute(
     st, sa = _status_timeline(tk, ev, pause_pairs, len(sla.policies), as_of_s)
     con.register("st", st)
     con.register("sa", sa)
-
-    # --- reply clocks --------------------------------------------------------------------------
-    con.execute(
-        _q("""
-        CREATE TEMP TABLE acts AS
-        SELECT ticket_id, t_s, ord, f,
-               (kind = 'comment' AND public AND actor = 'end_user') AS is_u,
-               (kind = 'comment' AND public AND actor = 'agent') AS is_agent_reply,
-               (kind = 'comment' AND public AND actor = 'agent') AS is_a
-        FROM ev WHERE kind = 'comment' AND public AND actor IN ('end_user', 'agent')
-        UNION ALL
-        SELECT ticket_id, t_s, ord, f, false, false, true
-        FROM st WHERE ord > -1000000 AND status IN {SOLVED} AND prev_status IS DISTINCT FROM status
-        """)
-    )
-    con.execute(
-        """
-        CREATE TEMP TABLE fr AS
-        WITH agent_created AS (  -- earliest public comment at created_at, by an agent
-          SELECT e.ticket_id FROM ev e JOIN tk USING (ticket_id)
-          WHERE e.kind = 'comment' AND e.public
-          GROUP BY e.ticket_id, tk.created_s
-          HAVING min(e.t_s) = tk.created_s AND arg_min(e.actor, (e.t_s, e.ord)) = 'agent'
-        ), starts AS (
-          SELECT tk.ticket_id, tk.pol, tk.cal,
-                 (ac.ticket_id IS NOT NULL) AS agent_created,
-                 CASE WHEN ac.ticket_id IS NULL THEN tk.created_s ELSE u.t_s END AS start_s,
-                 CASE WHEN ac.ticket_id IS NULL THEN tk.f_created ELSE u.f END AS start_f
-          FROM tk LEFT JOIN agent_created ac USING (ticket_id)
-          LEFT JOIN (SELECT ticket_id, min(t_s) AS t_s, min(f) AS f FROM acts WHERE is_u GROUP BY 1) u
-                 USING (ticket_id)
-        )
-        -- F is non-decreasing in t, so min(f) over the same filter is F at the stop
-        SELECT s.ticket_id, s.pol, s.cal, s.agent_created, s.start_s, s.start_f,
-               min(a.t_s) FILTER (WHERE a.is_a AND a.t_s > s.start_s) AS stop_s,
-               min(a.f) FILTER (WHERE a.is_a AND a.t_s > s.start_s) AS stop_f
-        FROM starts s LEFT JOIN acts a ON a.ticket_id = s.ticket_id AND a.t_s > s.start_s AND a.is_a
-        GROUP BY s.ticket_id, s.pol, s.cal, s.agent_created, s.start_s, s.start_f
-        """
-    )
-    con.execute("ALTER TABLE fr RENAME TO fr2")
-    # next_reply: a per-instant state machine solved with window functions. At each distinct
-    # instant after the first-reply stop: only A (agent reply / solve) -> idle; only U
-    # (end-user comment) -> waiting; both -> the state flips (an A stops a running instance
-    # and the U at that very instant starts nothing; or the U starts one the A cannot stop).
-    con.execute(
-        """
-        CREATE TEMP TABLE nr AS
-        WITH x AS (
-          SELECT a.ticket_id, a.t_s, min(a.f) AS f, bool_or(a.is_u) AS has_u, bool_or(a.is_a) AS has_a
-          FROM acts a JOIN fr2 ON fr2.ticket_id = a.ticket_id
-          WHERE fr2.stop_s IS NOT NULL AND a.t_s > fr2.stop_s
-          GROUP BY 1, 2
-        ), y AS (
-          SELECT *, CASE WHEN has_u AND NOT has_a THEN 1 WHEN has_a AND NOT has_u THEN 0 END AS reset_val,
-                 sum(CASE WHEN has_u <> has_a THEN 1 ELSE 0 END)
-                   OVER (PARTITION BY ticket_id ORDER BY t_s ROWS UNBOUNDED PRECEDING) AS grp
-          FROM x
-        ), z AS (
-          SELECT *, (coalesce(first_value(reset_val) OVER g, 0)
-                     + sum(CASE WHEN has_u AND has_a THEN 1 ELSE 0 END) OVER (g ROWS UNBOUNDED PRECEDING)) % 2
-                    AS state_after
-          FROM y WINDOW g AS (PARTITION BY ticket_id, grp ORDER BY t_s)
-        ), w AS (
-          SELECT *, coalesce(lag(state_after) OVER (PARTITION BY ticket_id ORDER BY t_s), 0) AS state_before
-          FROM z
-        ), starts AS (
-          SELECT ticket_id, t_s, f, row_number() OVER (PARTITION BY ticket_id ORDER BY t_s) AS k
-          FROM w WHERE has_u AND state_before = 0
-        ), stops AS (
-          SELECT ticket_id, t_s, f, row_number() OVER (PARTITION BY ticket_id ORDER BY t_s) AS k
-          FROM w WHERE has_a AND state_before = 1
-        )
-        SELECT s.ticket_id, s.k AS instance, s.t_s AS start_s, s.f AS start_f,
-               e.t_s AS stop_s, e.f AS stop_f
-        FROM starts s LEFT JOIN stops e ON e.ticket_id = s.ticket_id AND e.k = s.k
-        """
-    )
+    # --- reply clocks (numpy): agent/requester activity, first reply, next-reply instances ----
+    acts, fr2, nr = _reply_clocks(tk, ev, st)
+    con.register("acts", acts)
+    con.register("fr2", fr2)
+    con.register("nr", nr)
 
     # --- SLA instances -------------------------------------------------------------------------
     con.execute(
@@ -724,6 +651,171 @@ def _status_timeline(
         "wk_b": total(dur_b, working),
     })
     return st, sa
+
+
+def _first_after(key: np.ndarray, probe: np.ndarray) -> np.ndarray:
+    """For each ``probe``, the index of the first ``key`` strictly greater (``len(key)``: none)."""
+    return np.searchsorted(key, probe, side="right")
+
+
+def _reply_clocks(tk: pa.Table, ev: pa.Table, st: pa.Table) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """``acts``, ``fr2`` and ``nr``: who acted when, the first-reply clock, the next-reply instances.
+
+    ``acts``: public comments by the requester (``is_u``) or an agent (``is_a``,
+    ``is_agent_reply``) and solves (a status row into solved/closed from another status:
+    ``is_a`` only). ``fr2`` per ticket: an agent-created ticket (its earliest public comment,
+    at created_at, is an agent's) starts the first-reply clock at the requester's first
+    comment, every other ticket at created_at; the clock stops at the first agent reply or
+    solve after the start. ``nr``: after that stop, a per-instant state machine: at each
+    distinct instant, only requester activity -> waiting, only agent activity -> idle, both ->
+    the state flips (an A stops a running instance and the U at that very instant starts
+    nothing; or the U starts one that the A cannot stop); instance k runs from the k-th
+    idle -> waiting instant to the k-th waiting -> idle one.
+    """
+    kind = ev.column("kind")
+    actor = ev.column("actor")
+    is_comment = _mask(pc.equal(kind, "comment")) & _mask(ev.column("public"))
+    ev_u = is_comment & _mask(pc.equal(actor, "end_user"))
+    ev_a = is_comment & _mask(pc.equal(actor, "agent"))
+    ev_tk = _np(ev, "ticket_id").astype(np.int64, copy=False)
+    ev_t = _np(ev, "t_s").astype(np.int64, copy=False)
+    ev_ord = _np(ev, "ord").astype(np.int64, copy=False)
+    ev_f = _np(ev, "f").astype(np.int64, copy=False)
+    st_status = st.column("status")
+    st_solve = (
+        (_np(st, "ord").astype(np.int64, copy=False) > -1_000_000)
+        & _mask(pc.is_in(st_status, value_set=_SOLVED_STATUSES))
+        & ~_mask(pc.fill_null(pc.equal(st.column("prev_status"), st_status), False))
+    )
+    c_rows, s_rows = np.flatnonzero(ev_u | ev_a), np.flatnonzero(st_solve)
+    n_c, n_s = len(c_rows), len(s_rows)
+    a_tk = np.concatenate([ev_tk[c_rows], _np(st, "ticket_id").astype(np.int64, copy=False)[s_rows]])
+    a_t = np.concatenate([ev_t[c_rows], _np(st, "t_s").astype(np.int64, copy=False)[s_rows]])
+    a_f = np.concatenate([ev_f[c_rows], _np(st, "f").astype(np.int64, copy=False)[s_rows]])
+    a_u = np.concatenate([ev_u[c_rows], np.zeros(n_s, dtype=bool)])
+    a_reply = np.concatenate([ev_a[c_rows], np.zeros(n_s, dtype=bool)])
+    a_a = a_reply | np.concatenate([np.zeros(n_c, dtype=bool), np.ones(n_s, dtype=bool)])
+    acts = pa.table({
+        "ticket_id": a_tk, "t_s": a_t,
+        "ord": np.concatenate([ev_ord[c_rows], _np(st, "ord").astype(np.int64, copy=False)[s_rows]]),
+        "f": a_f, "is_u": a_u, "is_agent_reply": a_reply, "is_a": a_a,
+    })
+
+    tk_ids = _np(tk, "ticket_id").astype(np.int64, copy=False)
+    n_tk = len(tk_ids)
+    created = _np(tk, "created_s").astype(np.int64, copy=False)
+    # agent-created: the earliest public comment by (t_s, ord), at created_at, is an agent's
+    pc_rows = np.flatnonzero(is_comment)
+    o = pc_rows[np.lexsort((ev_ord[pc_rows], ev_t[pc_rows], ev_tk[pc_rows]))]
+    first_c = o[np.r_[True, ev_tk[o][1:] != ev_tk[o][:-1]]] if len(o) else o
+    pos_c = np.searchsorted(tk_ids, ev_tk[first_c])
+    agent_created = np.zeros(n_tk, dtype=bool)
+    agent_created[pos_c] = (ev_t[first_c] == created[pos_c]) & ev_a[first_c]
+    # the requester's first comment (time and business position)
+    u_rows = np.flatnonzero(a_u)
+    u_t = np.full(n_tk, np.iinfo(np.int64).max, dtype=np.int64)
+    u_f = np.full(n_tk, np.iinfo(np.int64).max, dtype=np.int64)
+    u_pos = np.searchsorted(tk_ids, a_tk[u_rows])
+    np.minimum.at(u_t, u_pos, a_t[u_rows])
+    np.minimum.at(u_f, u_pos, a_f[u_rows])
+    has_u = u_t != np.iinfo(np.int64).max
+    start_ok = ~agent_created | has_u
+    start_s = np.where(agent_created, u_t, created)
+    start_f = np.where(agent_created, u_f, _np(tk, "f_created").astype(np.int64, copy=False))
+
+    # agent activity sorted by (ticket, t): the first one after a start is one searchsorted
+    a_rows = np.flatnonzero(a_a)
+    a_rows = a_rows[np.lexsort((a_t[a_rows], a_tk[a_rows]))]
+    t_lo = int(min(a_t.min() if len(a_t) else 0, start_s[start_ok].min() if start_ok.any() else 0))
+    t_hi = int(max(a_t.max() if len(a_t) else 0, start_s[start_ok].max() if start_ok.any() else 0))
+    width = t_hi - t_lo + 2
+    a_key = a_tk[a_rows] * width + (a_t[a_rows] - t_lo)
+    j = _first_after(a_key, tk_ids * width + (np.where(start_ok, start_s, t_lo) - t_lo))
+    jj = np.minimum(j, max(len(a_rows) - 1, 0))
+    stop_ok = start_ok & (j < len(a_rows))
+    if len(a_rows):
+        stop_ok &= a_tk[a_rows][jj] == tk_ids
+    stop_s = a_t[a_rows][jj] if len(a_rows) else np.zeros(n_tk, dtype=np.int64)
+    stop_f = a_f[a_rows][jj] if len(a_rows) else np.zeros(n_tk, dtype=np.int64)
+    fr2 = pa.table({
+        "ticket_id": tk_ids,
+        "pol": tk.column("pol"),
+        "cal": tk.column("cal"),
+        "agent_created": agent_created,
+        "start_s": pa.array(start_s, pa.int64(), mask=~start_ok),
+        "start_f": pa.array(start_f, pa.int64(), mask=~start_ok),
+        "stop_s": pa.array(stop_s, pa.int64(), mask=~stop_ok),
+        "stop_f": pa.array(stop_f, pa.int64(), mask=~stop_ok),
+    })
+
+    # next reply: activity after the first-reply stop, one row per (ticket, instant)
+    pos_a = np.searchsorted(tk_ids, a_tk)
+    after = stop_ok[pos_a] & (a_t > stop_s[pos_a])
+    x = np.flatnonzero(after)
+    x = x[np.lexsort((a_t[x], a_tk[x]))]
+    x_tk, x_t = a_tk[x], a_t[x]
+    new_instant = np.ones(len(x), dtype=bool)
+    if len(x) > 1:
+        new_instant[1:] = (x_tk[1:] != x_tk[:-1]) | (x_t[1:] != x_t[:-1])
+    g = np.flatnonzero(new_instant)
+    empty = np.zeros(0, dtype=np.int64)
+    if len(g):
+        g_tk, g_t = x_tk[g], x_t[g]
+        g_f = np.minimum.reduceat(a_f[x], g)
+        g_u = np.maximum.reduceat(a_u[x], g)
+        g_a = np.maximum.reduceat(a_a[x], g)
+    else:
+        g_tk = g_t = g_f = empty
+        g_u = g_a = np.zeros(0, dtype=bool)
+    n_g = len(g_tk)
+    first_g = np.ones(n_g, dtype=bool)
+    if n_g > 1:
+        first_g[1:] = g_tk[1:] != g_tk[:-1]
+    rows = np.arange(n_g, dtype=np.int64)
+    is_reset = g_u != g_a  # only one side acted: the state is set
+    is_flip = g_u & g_a  # both acted: the state flips
+    reset_val = g_u.astype(np.int64)  # U only -> waiting (1), A only -> idle (0)
+    ticket_start = np.maximum.accumulate(np.where(first_g, rows, 0)) if n_g else empty
+    last_reset = np.maximum.accumulate(np.where(is_reset, rows, -1)) if n_g else empty
+    has_reset = last_reset >= ticket_start
+    flips = np.cumsum(is_flip)
+    flips_before_start: np.ndarray = flips[ticket_start] - is_flip[ticket_start]
+    base_flips = np.where(has_reset, flips[np.maximum(last_reset, 0)], flips_before_start)
+    base_val = np.where(has_reset, reset_val[np.maximum(last_reset, 0)], 0)
+    state_after = (base_val + flips - base_flips) % 2
+    state_before = np.zeros(n_g, dtype=np.int64)
+    if n_g > 1:
+        state_before[1:] = state_after[:-1]
+    state_before[first_g] = 0
+    starts = np.flatnonzero(g_u & (state_before == 0))
+    stops = np.flatnonzero(g_a & (state_before == 1))
+
+    def rank(idx: np.ndarray) -> np.ndarray:
+        """1-based number of each row among the selected rows of its ticket."""
+        if not len(idx):
+            return empty
+        first = np.r_[True, g_tk[idx][1:] != g_tk[idx][:-1]]
+        k = np.arange(len(idx), dtype=np.int64)
+        return k - np.maximum.accumulate(np.where(first, k, 0)) + 1
+
+    # starts and stops alternate per ticket, so the k-th stop closes the k-th start
+    k_start, k_stop = rank(starts), rank(stops)
+    stop_key = g_tk[stops] * (n_g + 1) + k_stop
+    want = g_tk[starts] * (n_g + 1) + k_start
+    at = np.searchsorted(stop_key, want)
+    at_c = np.minimum(at, max(len(stops) - 1, 0))
+    matched = (at < len(stops)) & (stop_key[at_c] == want) if len(stops) else np.zeros(len(starts), dtype=bool)
+    nr = pa.table({
+        "ticket_id": g_tk[starts],
+        "instance": k_start,
+        "start_s": g_t[starts],
+        "start_f": g_f[starts],
+        "stop_s": pa.array(g_t[stops][at_c] if len(stops) else np.zeros(len(starts), np.int64),
+                           pa.int64(), mask=~matched),
+        "stop_f": pa.array(g_f[stops][at_c] if len(stops) else np.zeros(len(starts), np.int64),
+                           pa.int64(), mask=~matched),
+    })
+    return acts, fr2, nr
 
 
 def _with_ids(table: pa.Table, ids: pa.Array) -> pa.Table:
