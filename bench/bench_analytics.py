@@ -317,6 +317,8 @@ def main() -> None:
     ap.add_argument("--before-src", type=Path, default=None,
                     help="also time the commands of another source tree (e.g. `git archive HEAD src | "
                          "tar -x -C /tmp/old` then /tmp/old/src), alternately with this one")
+    ap.add_argument("--before-no-marts", action="store_true",
+                    help="with --before-src: the other tree reads the built tables only (no marts)")
     args = ap.parse_args()
     db = prepare(args.tickets)
     small = prepare(10_000, 180)
@@ -326,9 +328,9 @@ def main() -> None:
     shutil.copy(db, work)
     print(f"store: {db} ({args.tickets:,} tickets over {DAYS} days), {os.cpu_count()} cores, "
           f"load {os.getloadavg()[0]:.1f}")
-    t = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import deskpulse.cli"], check=True)
-    print(f"python process start + import deskpulse.cli: {time.perf_counter() - t:.2f} s")
+    start = process_start(args.runs)
+    print(f"python process start + import deskpulse.cli and what the analytics commands import: "
+          f"wall {start[0]:.2f} s, cpu {start[1]:.2f} s")
     wall_m, cpu_m, marts = write_marts(work)
     print(f"analytics marts (build_analytics_marts): {marts.ticket_facts_rows:,} ticket_facts rows, "
           f"{marts.backlog_daily_rows:,} backlog_daily rows in {wall_m:.1f} s (cpu {cpu_m:.1f} s)")
@@ -338,6 +340,17 @@ def main() -> None:
     if args.before_src:
         before_db = db.with_name("before.duckdb")
         shutil.copy(db, before_db)
+        if not args.before_no_marts:  # the other tree writes its own marts (else it reads inline)
+            c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            subprocess.run(
+                [sys.executable, "-c", "import sys; from deskpulse.analytics.facts import "
+                 "build_analytics_marts; from deskpulse.store import open_store; "
+                 "s = open_store(sys.argv[1]); build_analytics_marts(s.tenant('default')); s.close()",
+                 str(before_db)],
+                check=True, env={**os.environ, "PYTHONPATH": str(args.before_src)})
+            c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            print(f"before: marts written by {args.before_src} "
+                  f"(cpu {c1.ru_utime - c0.ru_utime + c1.ru_stime - c0.ru_stime:.1f} s)")
         print(f"before ({args.before_src}) vs after (this tree), alternately:")
         bench_before_after(work, before_db, args.before_src, args.runs)
         before_db.unlink(missing_ok=True)
@@ -347,9 +360,7 @@ def main() -> None:
     backlog_s, backlog_rows, backlog_cpu = bench_backlog(work, args.runs)
 
     if args.skip_baseline:
-        for name, best, med, cpu in cli:
-            print(f"| `deskpulse {name}` | {best:.2f} | {med:.2f} | {cpu:.2f} | ≤ 2 s |")
-        print(f"| backlog_daily {backlog_rows:,} rows | {backlog_s:.2f} | | {backlog_cpu:.2f} | ≤ 3 s |")
+        summary_table(cli, start, backlog_s, backlog_rows, backlog_cpu, None)
         work.unlink(missing_ok=True)
         return
     print("pandas row-loop baseline vs library on 10k tickets (response times + backlog 'all'):")
@@ -362,14 +373,47 @@ def main() -> None:
         for key in base:
             if base[key] != lib[key]:
                 print(f"    differs: {key}")
-    print()
-    print("| what | wall best (s) | wall median (s) | CPU (s) | target |")
-    print("|---|---|---|---|---|")
-    for name, best, med, cpu in cli:
-        print(f"| `deskpulse {name}` | {best:.2f} | {med:.2f} | {cpu:.2f} | ≤ 2 s |")
-    print(f"| backlog_daily {backlog_rows:,} rows (2 y × 5 dims) | {backlog_s:.2f} | | {backlog_cpu:.2f} | ≤ 3 s |")
-    print(f"| 10k baseline / library | {base_s:.2f} / {lib_s:.3f} | | | ratio {base_s / lib_s:,.0f}× |")
+    summary_table(cli, start, backlog_s, backlog_rows, backlog_cpu, (base_s, lib_s))
     work.unlink(missing_ok=True)
+
+
+def process_start(runs: int) -> tuple[float, float]:
+    """Best wall and CPU seconds of a bare process that imports what the analytics commands
+    import before any query (the CLI, the store, the config, the analytics modules)."""
+    code = ("import deskpulse.cli, deskpulse.store, deskpulse.config, deskpulse.settings, "
+            "deskpulse.analytics.resolution, deskpulse.analytics.backlog, "
+            "deskpulse.analytics.bottlenecks, deskpulse.analytics.agents")
+    walls, cpus = [], []
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True)
+        walls.append(time.perf_counter() - t)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return min(walls), min(cpus)
+
+
+def summary_table(cli: list[tuple[str, float, float, float]], start: tuple[float, float],
+                  backlog_s: float, backlog_rows: int, backlog_cpu: float,
+                  base: tuple[float, float] | None) -> None:
+    """The run's figures against the issue's targets (wall, process start included)."""
+    print()
+    print(f"Targets (issue 5): each command ≤ 2 s end to end including process start, "
+          f"backlog_daily 2 y × 5 dims ≤ 3 s. Load average now {os.getloadavg()[0]:.1f} on "
+          f"{os.cpu_count()} cores: above ~2 the wall times are inflated, compare CPU seconds.")
+    print()
+    print("| what | wall best (s) | wall median (s) | CPU (s) | target | met (wall) |")
+    print("|---|---|---|---|---|---|")
+    print(f"| process start + imports (no query) | {start[0]:.2f} | | {start[1]:.2f} | – | – |")
+    for name, best, med, cpu in cli:
+        print(f"| `deskpulse {name}` | {best:.2f} | {med:.2f} | {cpu:.2f} | ≤ 2 s | "
+              f"{'yes' if best <= 2.0 else 'NO'} |")
+    print(f"| backlog_daily {backlog_rows:,} rows (2 y × 5 dims) | {backlog_s:.2f} | | {backlog_cpu:.2f} | "
+          f"≤ 3 s | {'yes' if backlog_s <= 3.0 else 'NO'} |")
+    if base is not None:
+        print(f"| 10k baseline / library | {base[0]:.2f} / {base[1]:.3f} | | | "
+              f"ratio {base[0] / base[1]:,.0f}× | |")
 
 
 if __name__ == "__main__":

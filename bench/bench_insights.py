@@ -93,6 +93,11 @@ def end_to_end(db: Path, roster: Path | None, repeat: int) -> None:
     env = {**os.environ, "DESKPULSE_CACHE_DIR": str(db.parent / "model_cache")}
     base = [*CLI, "--db", str(db), "--config", str(CONFIG)]
     start_best, start_med, start_cpu = wall([*CLI, "--help"], repeat, env)
+    # what these commands import before any work (pandas, the calendar kernel, the store …)
+    imp_best, imp_med, imp_cpu = wall(
+        [sys.executable, "-c", "import deskpulse.cli, deskpulse.store, deskpulse.config, "
+         "deskpulse.analytics.risk, deskpulse.analytics.forecast, deskpulse.analytics.staffing"],
+        repeat, env)
     commands: list[tuple[str, list[str]]] = [
         ("next (cold: fits the model)", ["next", "--limit", "20", "--refit"]),
         ("next (warm: model cached per build)", ["next", "--limit", "20"]),
@@ -105,13 +110,19 @@ def end_to_end(db: Path, roster: Path | None, repeat: int) -> None:
     ]
     load = os.getloadavg()[0]
     print(f"\n## End to end, {db} (load average {load:.1f} on {os.cpu_count()} cores)\n")
-    print("| command | best s | median s | minus process start | CPU s (user+sys) | target ≤ 2 s |")
-    print("|---|---|---|---|---|---|")
-    print(f"| `deskpulse --help` (process start) | {start_best:.2f} | {start_med:.2f} | – | {start_cpu:.2f} | – |")
+    print("Wall times include process start (a fresh `deskpulse … --format json` process each);"
+          " on a shared machine compare CPU seconds: with the load average above ~2 the wall times"
+          " are inflated.\n")
+    print("| command | best s | median s | minus process start | CPU s (user+sys) | target ≤ 2 s (wall) | load |")
+    print("|---|---|---|---|---|---|---|")
+    print(f"| `deskpulse --help` (process start) | {start_best:.2f} | {start_med:.2f} | – | "
+          f"{start_cpu:.2f} | – | {os.getloadavg()[0]:.1f} |")
+    print(f"| process start + the insights' imports | {imp_best:.2f} | {imp_med:.2f} | – | "
+          f"{imp_cpu:.2f} | – | {os.getloadavg()[0]:.1f} |")
     for name, args in commands:
         best, med, cpu = wall([*base, *args, "--format", "json"], repeat, env)
         print(f"| `{name}` | {best:.2f} | {med:.2f} | {best - start_best:.2f} | {cpu:.2f} | "
-              f"{'met' if best <= 2.0 else 'NOT met'} |")
+              f"{'met' if best <= 2.0 else 'NOT met'} | {os.getloadavg()[0]:.1f} |", flush=True)
 
 
 # --- naive baselines -------------------------------------------------------------------------

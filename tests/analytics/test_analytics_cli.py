@@ -117,3 +117,23 @@ def test_not_built_is_a_usage_error(db_url: str, tmp_path: Path) -> None:
     assert "deskpulse build" in out
     fresh = str(tmp_path / "empty.duckdb")
     assert "no tickets in range" in dp(fresh, "agents", "performance")
+
+
+def test_analytics_commands_start_without_pandas(tmp_path: Path) -> None:
+    """Process start: a first analytics command (``--days``, no ``--from``) imports neither
+    pandas nor the SLA package (≈ 0.4 CPU-s per process); a fresh interpreter checks it."""
+    import subprocess
+    import sys
+
+    db = tmp_path / "start.duckdb"
+    code = (
+        "import sys\n"
+        "from deskpulse.cli.main import run\n"
+        f"sys.argv = ['deskpulse', '--db', {str(db)!r}, '--tenant', 'acme', '--config', "
+        f"{str(GOLDEN / 'deskpulse.yaml')!r}, 'resolution', '--days', '30', '--format', 'json']\n"
+        "try:\n    run()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "bad = sorted(m for m in sys.modules if m == 'pandas' or m.startswith('deskpulse.sla'))\n"
+        "assert not bad, bad\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -78,8 +78,7 @@ def _print_table(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[C
 
 
 def _now(repo: Any) -> datetime:
-    from deskpulse.analytics.results import analysis_now
-    from deskpulse.sla.build import utcnow
+    from deskpulse.analytics.results import analysis_now, utcnow
 
     return analysis_now(repo) or utcnow()
 
