@@ -14,13 +14,13 @@ import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from deskpulse.errors import BadInputError, UsageError
+from deskpulse.instants import utcnow as utcnow  # re-exported: deskpulse.pipeline.utcnow
 from deskpulse.store import TenantStore
 from deskpulse.store.schema import EXPORTABLE
 
@@ -28,10 +28,6 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
 
-
-def utcnow() -> datetime:
-    """Now as a naive UTC datetime with whole seconds (the store's convention)."""
-    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
 @dataclass

@@ -7,8 +7,8 @@ from typing import Any
 import pyarrow as pa
 
 from deskpulse.errors import BadInputError, NotFoundError
+from deskpulse.instants import utcnow
 from deskpulse.model import PRIORITY_ALIASES, STATUS_ALIASES
-from deskpulse.pipeline import utcnow
 from deskpulse.store import TenantStore, UpsertCounts
 
 

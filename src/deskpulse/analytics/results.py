@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from deskpulse.analytics.filters import Filters
@@ -39,11 +39,6 @@ NONE_VALUE = "(none)"
 
 NO_TICKETS_MESSAGE = "no tickets in range"
 
-
-def utcnow() -> datetime:
-    """Now as naive UTC, whole seconds (what :func:`deskpulse.sla.build.utcnow` gives, without
-    importing the SLA package and its pandas: the analytics commands start faster)."""
-    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
 def build_as_of(repo: TenantStore) -> datetime | None:

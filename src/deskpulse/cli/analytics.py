@@ -78,7 +78,8 @@ def _print_table(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[C
 
 
 def _now(repo: Any) -> datetime:
-    from deskpulse.analytics.results import analysis_now, utcnow
+    from deskpulse.analytics.results import analysis_now
+    from deskpulse.instants import utcnow
 
     return analysis_now(repo) or utcnow()
 

@@ -53,7 +53,7 @@ class AhtMethod(enum.StrEnum):
 
 
 def _as_of(value: str | None) -> datetime | None:
-    from deskpulse.sla.build import parse_instant
+    from deskpulse.instants import parse_instant
 
     return parse_instant(value) if value else None
 
@@ -180,7 +180,7 @@ def forecast(
     fmt = opts.fmt
     ctx, repo, when = _setup(opts.db, opts.tenant, opts.config, as_of)
     filters = opts.filters(when)
-    from deskpulse.sla.build import parse_instant
+    from deskpulse.instants import parse_instant
 
     clear_date = parse_instant(clear_by).date() if clear_by else None
     with err_console.status("forecasting arrivals…"):

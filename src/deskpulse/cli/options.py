@@ -63,10 +63,10 @@ def make_filters(
     **values: str | None,
 ) -> Filters:
     """Turn the CLI options into :class:`Filters` (``--days`` counts back from ``--to``/now)."""
-    from deskpulse.analytics.results import utcnow
+    from deskpulse.instants import utcnow
 
     if from_ or to:  # the SLA package imports pandas: only when an instant must be parsed
-        from deskpulse.sla.build import parse_instant
+        from deskpulse.instants import parse_instant
     return Filters.build(
         days=days,
         from_at=parse_instant(from_) if from_ else None,

@@ -53,7 +53,7 @@ def _context(db: str | None, tenant: str | None, config: Path | None) -> tuple[A
 
 
 def _instant(value: str | None) -> datetime | None:
-    from deskpulse.sla.build import parse_instant
+    from deskpulse.instants import parse_instant
 
     return parse_instant(value) if value else None
 

@@ -17,7 +17,7 @@ app.add_typer(sla_app, name="sla")
 
 def parse_as_of(value: str | None) -> datetime | None:
     """--as-of: ISO 8601 (offset honoured, naive = UTC), 'now', 'today' or 'yesterday'."""
-    from deskpulse.sla.build import parse_instant
+    from deskpulse.instants import parse_instant
 
     return parse_instant(value) if value else None
 

@@ -63,7 +63,7 @@ SPLIT_LABELS: Final = {
 
 
 def _utcnow() -> datetime:
-    from deskpulse.pipeline import utcnow
+    from deskpulse.instants import utcnow
 
     return utcnow()
 

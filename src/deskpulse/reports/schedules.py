@@ -78,7 +78,7 @@ class RunStatus(enum.StrEnum):
 
 def now_utc() -> datetime:
     """Wall-clock now, naive UTC with whole seconds (the store's convention)."""
-    from deskpulse.pipeline import utcnow
+    from deskpulse.instants import utcnow
 
     return utcnow()
 

@@ -16,7 +16,8 @@ import duckdb
 import pyarrow as pa
 
 from deskpulse.config import AppConfig
-from deskpulse.sla.build import load_inputs, run_engine, utcnow
+from deskpulse.instants import utcnow
+from deskpulse.sla.build import load_inputs, run_engine
 from deskpulse.sla.policies import load_sla_config
 from deskpulse.store import TenantStore
 

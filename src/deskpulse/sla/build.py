@@ -14,13 +14,14 @@ import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
 
 from deskpulse.config import AppConfig
-from deskpulse.errors import UsageError
+from deskpulse.instants import parse_instant as parse_instant  # re-exported (public API)
+from deskpulse.instants import utcnow as utcnow
 from deskpulse.model import EVENT_COLUMNS, TICKET_DIMENSIONS
 from deskpulse.sla import engine
 from deskpulse.sla.engine import TICKET_INPUT_COLUMNS, EngineResult, compute
@@ -28,36 +29,6 @@ from deskpulse.sla.policies import SlaConfig, load_sla_config
 from deskpulse.store import TenantStore
 
 log = logging.getLogger(__name__)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-
-
-def parse_instant(text: str, *, now: datetime | None = None) -> datetime:
-    """An instant as naive UTC: ISO 8601 (an offset is honoured; none means UTC), ``now``,
-    ``today`` (00:00 UTC today) or ``yesterday`` (00:00 UTC yesterday)."""
-    now = now or utcnow()
-    word = text.strip().lower()
-    if word == "now":
-        return now
-    if word == "today":
-        return datetime.combine(now.date(), datetime.min.time())
-    if word == "yesterday":
-        return datetime.combine(now.date() - timedelta(days=1), datetime.min.time())
-    try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        try:
-            d = date.fromisoformat(text.strip())
-        except ValueError as exc:
-            raise UsageError(
-                f"invalid instant {text!r}: use ISO 8601 (2026-03-06T09:30:00Z), now, today or yesterday"
-            ) from exc
-        return datetime.combine(d, datetime.min.time())
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.replace(microsecond=0)
 
 
 @dataclass
