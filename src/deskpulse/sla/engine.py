@@ -503,9 +503,9 @@ def _compute(
     ticket_metrics = con.sql(
         _q("""
         SELECT tk.ticket_id, pn.policy, cn.calendar,
-               make_timestamp(1000000 * zr.reply_s) AS first_reply_at,
-               (zr.reply_s - tk.created_s) / 60.0 AS first_reply_calendar_minutes,
-               (zr.reply_f - tk.f_created) / 60.0 AS first_reply_business_minutes,
+               make_timestamp(1000000 * fr2.reply_s) AS first_reply_at,
+               (fr2.reply_s - tk.created_s) / 60.0 AS first_reply_calendar_minutes,
+               (fr2.reply_f - tk.f_created) / 60.0 AS first_reply_business_minutes,
                make_timestamp(1000000 * sa.final_solve_s) AS solved_at,
                (sa.final_solve_s - tk.created_s) / 60.0 AS full_resolution_calendar_minutes,
                (sa.final_solve_f - tk.f_created) / 60.0 AS full_resolution_business_minutes,
@@ -518,24 +518,10 @@ def _compute(
                coalesce(sa.wk_c, 0) / 60.0 AS agent_work_calendar_minutes,
                coalesce(sa.wk_b, 0) / 60.0 AS agent_work_business_minutes,
                CAST(coalesce(sa.reopens, 0) AS INTEGER) AS reopens,
-               CAST(coalesce(rp.n, 0) AS INTEGER) AS replies,
+               CAST(fr2.replies AS INTEGER) AS replies,
                CAST(coalesce(ss.n_assignees, 0) AS INTEGER) AS assignee_stations,
                CAST(coalesce(ss.n_groups, 0) AS INTEGER) AS group_stations
         FROM tk JOIN sa USING (ticket_id) JOIN fr2 USING (ticket_id)
-        LEFT JOIN (
-          -- Zendesk's first reply time: created_at -> the first public agent comment after it;
-          -- on agent-created tickets, the second public agent comment (the first is the opening).
-          SELECT a.ticket_id,
-                 arg_min(a.t_s, (a.t_s, a.ord)) AS reply_s, arg_min(a.f, (a.t_s, a.ord)) AS reply_f
-          FROM (SELECT a.*, row_number() OVER (PARTITION BY a.ticket_id ORDER BY a.t_s, a.ord) AS k
-                FROM acts a JOIN tk t2 USING (ticket_id)
-                WHERE a.is_agent_reply AND a.t_s >= t2.created_s) a
-          JOIN fr2 f2 USING (ticket_id)
-          WHERE (f2.agent_created AND a.k = 2) OR (NOT f2.agent_created AND a.k = 1)
-          GROUP BY a.ticket_id
-        ) zr ON zr.ticket_id = tk.ticket_id
-        LEFT JOIN (SELECT ticket_id, count(*) AS n FROM acts WHERE is_agent_reply GROUP BY 1) rp
-               ON rp.ticket_id = tk.ticket_id
         LEFT JOIN ss ON ss.ticket_id = tk.ticket_id
         LEFT JOIN pol_names pn ON pn.pol = tk.pol JOIN cal_names cn ON cn.cal = tk.cal
         ORDER BY tk.ticket_id
@@ -737,8 +723,30 @@ def _reply_clocks(tk: pa.Table, ev: pa.Table, st: pa.Table) -> tuple[pa.Table, p
         stop_ok &= a_tk[a_rows][jj] == tk_ids
     stop_s = a_t[a_rows][jj] if len(a_rows) else np.zeros(n_tk, dtype=np.int64)
     stop_f = a_f[a_rows][jj] if len(a_rows) else np.zeros(n_tk, dtype=np.int64)
+    # Zendesk's first reply time: created_at -> the first public agent comment after it; on
+    # agent-created tickets the second one (the first is the opening); and the reply count
+    r_rows = np.flatnonzero(a_reply)
+    replies = np.bincount(np.searchsorted(tk_ids, a_tk[r_rows]), minlength=n_tk).astype(np.int64)
+    r_rows = r_rows[a_t[r_rows] >= created[np.searchsorted(tk_ids, a_tk[r_rows])]]
+    a_ord = acts.column("ord").to_numpy()
+    r_rows = r_rows[np.lexsort((a_ord[r_rows], a_t[r_rows], a_tk[r_rows]))]
+    r_first = np.r_[True, a_tk[r_rows][1:] != a_tk[r_rows][:-1]] if len(r_rows) else np.zeros(0, dtype=bool)
+    r_k = np.arange(len(r_rows), dtype=np.int64)
+    r_rank = r_k - np.maximum.accumulate(np.where(r_first, r_k, 0)) + 1 if len(r_rows) else r_k
+    r_pos = np.searchsorted(tk_ids, a_tk[r_rows])
+    r_pick = r_rows[r_rank == np.where(agent_created[r_pos], 2, 1)]
+    reply_ok = np.zeros(n_tk, dtype=bool)
+    reply_s = np.zeros(n_tk, dtype=np.int64)
+    reply_f = np.zeros(n_tk, dtype=np.int64)
+    pick_pos = np.searchsorted(tk_ids, a_tk[r_pick])
+    reply_ok[pick_pos] = True
+    reply_s[pick_pos] = a_t[r_pick]
+    reply_f[pick_pos] = a_f[r_pick]
     fr2 = pa.table({
         "ticket_id": tk_ids,
+        "reply_s": pa.array(reply_s, pa.int64(), mask=~reply_ok),
+        "reply_f": pa.array(reply_f, pa.int64(), mask=~reply_ok),
+        "replies": replies,
         "pol": tk.column("pol"),
         "cal": tk.column("cal"),
         "agent_created": agent_created,
