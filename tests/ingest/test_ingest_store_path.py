@@ -133,7 +133,7 @@ def _temp_objects(repo: TenantStore) -> list[str]:
 
 def _stored(repo: TenantStore) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     tc = ", ".join(f'"{c}"' for c in (*TICKET_COLUMNS, "row_hash"))
-    ec = ", ".join(f'"{c}"' for c in (*EVENT_COLUMNS, "extra", "seq", "event_key"))
+    ec = ", ".join(f'"{c}"' for c in (*EVENT_COLUMNS, "extra", "seq"))
     return (
         repo.query(f"SELECT {tc} FROM tickets ORDER BY ticket_id").to_pylist(),  # noqa: S608
         repo.query(f"SELECT {ec} FROM ticket_events ORDER BY seq").to_pylist(),  # noqa: S608

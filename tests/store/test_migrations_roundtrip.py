@@ -42,3 +42,57 @@ def test_down_to_base_and_up_again(db_url: str) -> None:
             assert store.execute(f"SELECT count(*) FROM {table}") == [(0,)], table  # noqa: S608
     finally:
         store.close()
+
+
+def test_0010_downgrade_restores_the_md5_event_key(db_url: str) -> None:
+    """Migration 0010 drops ``event_key``; going back to 0009 fills it with exactly the md5 the
+    import stored (the in-memory reference), on DuckDB and PostgreSQL, and 0010 drops it again."""
+    from datetime import datetime
+
+    import pyarrow as pa
+
+    from deskpulse.model import EVENT_COLUMNS, EVENT_SCHEMA, TICKET_SCHEMA
+    from deskpulse.store.tenant import with_hashes
+
+    store = open_store(db_url)
+    repo = store.tenant("acme")
+    at = datetime(2026, 1, 1, 9)
+    repo.upsert_tickets(
+        pa.Table.from_pylist(
+            [{"ticket_id": "T1", "created_at": at, "updated_at": at, "status": "open"}],
+            schema=TICKET_SCHEMA,
+        ),
+        at,
+    )
+    base = {"ticket_id": "T1", "event_at": at, "kind": "comment", "actor": "end_user", "public": True}
+    ev = pa.Table.from_pylist(
+        [
+            base,
+            {**base, "from_value": "", "public": False},
+            {**base, "kind": "status", "to_value": "Ünïcode ✓", "actor_id": "a1"},
+            {**base, "event_at": datetime(2026, 1, 1, 9, 0, 0, 250000), "field": "f"},
+        ],
+        schema=EVENT_SCHEMA,
+    )
+    repo.insert_events(ev, at)
+    store.close()
+    want = with_hashes(ev, "event_key", EVENT_COLUMNS).column("event_key").to_pylist()
+
+    _alembic(db_url, ("downgrade", "0009"))
+    engine = sa.create_engine(db_url if db_url.startswith("postgresql") else f"duckdb:///{db_url}")
+    try:
+        with engine.connect() as conn:
+            got = [r[0] for r in conn.exec_driver_sql("SELECT event_key FROM ticket_events ORDER BY seq")]
+    finally:
+        engine.dispose()
+    assert got == want
+    _alembic(db_url, ("upgrade", "head"))
+    store = open_store(db_url)
+    try:
+        cols = {r[0] for r in store.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_name = 'ticket_events' AND table_schema = current_schema()")}
+        assert "event_key" not in cols
+        assert store.tenant("acme").count("ticket_events") == 4
+    finally:
+        store.close()

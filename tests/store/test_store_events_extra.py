@@ -1,5 +1,6 @@
 """Events keep unknown columns in ``extra``; the fast DuckDB write path stores what the staged
-path stores (same hashes, same dedup, same seq) on DuckDB and PostgreSQL."""
+path stores (same ticket hashes, same event dedup on the natural key, same seq) on DuckDB and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def events(*rows: dict[str, Any], extra: bool = False) -> pa.Table:
 
 
 def stored_events(repo: TenantStore) -> list[dict[str, Any]]:
-    cols = ", ".join(f'"{c}"' for c in (*EVENT_COLUMNS, "extra", "seq", "event_key"))
+    cols = ", ".join(f'"{c}"' for c in (*EVENT_COLUMNS, "extra", "seq"))
     return repo.query(f"SELECT {cols} FROM ticket_events ORDER BY seq").to_pylist()
 
 
@@ -75,10 +76,36 @@ def test_hashes_equal_the_in_memory_reference(repo: TenantStore) -> None:
     repo.upsert_tickets(t, NOW)
     want_t = with_hashes(t, "row_hash", TICKET_COLUMNS).column("row_hash").to_pylist()
     assert [r["row_hash"] for r in stored_tickets(repo)] == want_t
-    ev = events({"from_value": ""}, {"from_value": None}, {"public": False, "to_value": "x", "ticket_id": "T2"})
-    repo.insert_events(ev, NOW)
-    want_e = with_hashes(ev.select(list(EVENT_COLUMNS)), "event_key", EVENT_COLUMNS)
-    assert [r["event_key"] for r in stored_events(repo)] == want_e.column("event_key").to_pylist()
+
+
+def test_events_carry_no_stored_key(store) -> None:  # type: ignore[no-untyped-def]
+    """Migration 0010: events are deduplicated on their columns; no event_key column is left."""
+    rows = store.execute(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_name = 'ticket_events' AND table_schema = current_schema()"
+    )
+    assert "event_key" not in {r[0] for r in rows}
+
+
+def test_the_natural_key_compares_values_exactly(repo: TenantStore) -> None:
+    """NULL and '' are different values; so are rows whose texts would join to the same string
+    (what an md5 over the joined text could not tell apart); equal rows, NULLs included, are one."""
+    repo.upsert_tickets(tickets({"ticket_id": "T1"}), NOW)
+    ev = events(
+        {"from_value": ""},
+        {"from_value": None},
+        {"from_value": "a\x1fb", "to_value": None},
+        {"from_value": "a", "to_value": "b"},
+        {"actor_id": None, "field": None},
+        {"public": False},
+        {"event_at": datetime(2026, 1, 1, 9, 0, 0, 500000)},
+    )
+    assert repo.insert_events(ev, NOW).inserted == 6  # row 4 equals row 1 (NULLs equal)
+    again = repo.insert_events(ev, LATER)
+    assert (again.inserted, again.unchanged) == (0, 7)
+    got = [(r["from_value"], r["to_value"], r["public"], r["seq"]) for r in stored_events(repo)]
+    assert got == [("", None, True, 0), (None, None, True, 1), ("a\x1fb", None, True, 2),
+                   ("a", "b", True, 3), (None, None, False, 5), (None, None, True, 6)]
 
 
 def test_dedup_within_the_input_and_against_the_store(repo: TenantStore) -> None:
@@ -94,7 +121,8 @@ def test_dedup_within_the_input_and_against_the_store(repo: TenantStore) -> None
 
 
 def test_exact_dedup_path_gives_the_same_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """DuckDB: rows colliding in the cheap pre-check hash are still deduplicated exactly (md5)."""
+    """DuckDB: rows colliding in the cheap pre-check hash are still deduplicated exactly (on the
+    natural-key columns)."""
     a, b, c = {"actor": "agent"}, {"actor": "end_user"}, {"ticket_id": "T2"}
     batches = [events(a, b, a, c, b), events(b, {"kind": "status", "to_value": "open"}, c, a, a)]
 
@@ -111,6 +139,28 @@ def test_exact_dedup_path_gives_the_same_rows(tmp_path: Path, monkeypatch: pytes
     assert normal[0] == [(3, 2), (1, 4)]
     monkeypatch.setattr(tenant_mod, "_cheap_hash_sql", lambda columns: "CAST(42 AS UBIGINT)")
     assert load(str(tmp_path / "collide.duckdb")) == normal
+
+
+def test_partitioned_anti_join_gives_the_same_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DuckDB: the comparison with stored events split into parts by ticket finds exactly the
+    events the one-part comparison finds."""
+    a, b, c = {"actor": "agent"}, {"actor": "end_user"}, {"ticket_id": "T2"}
+    d, e = {"ticket_id": "T3", "kind": "status", "to_value": "open"}, {"ticket_id": "T4"}
+    batches = [events(a, c, d), events(b, d, c, a, e, b, {**e, "field": "x"}), events(d, e, a)]
+
+    def load(url: str) -> list[Any]:
+        s = open_store(url)
+        repo = s.tenant("acme")
+        repo.upsert_tickets(tickets(*({"ticket_id": f"T{i}"} for i in range(1, 5))), NOW)
+        counts = [repo.insert_events(x, NOW) for x in batches]
+        rows = stored_events(repo)
+        s.close()
+        return [[(k.inserted, k.unchanged) for k in counts], rows]
+
+    whole = load(str(tmp_path / "whole.duckdb"))
+    assert whole[0] == [(3, 0), (3, 4), (0, 3)]
+    monkeypatch.setattr(tenant_mod, "ANTI_JOIN_PARTITION_ROWS", 1)  # one part per stored event
+    assert load(str(tmp_path / "parts.duckdb")) == whole
 
 
 def test_ticket_upsert_insert_update_unchanged_in_one_call(repo: TenantStore) -> None:

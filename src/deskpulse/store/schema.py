@@ -36,9 +36,10 @@ TENANT_TABLES: Final = (
 
 #: Stored ticket columns: the canonical ones plus bookkeeping.
 TICKET_STORED: Final = ("tenant_id", *TICKET_COLUMNS, "row_hash", "loaded_at")
-#: Stored event columns: the canonical ones plus input order and the natural-key hash.
-#: ``extra`` keeps the source columns no canonical column took, as JSON text (migration 0002).
-EVENT_STORED: Final = ("tenant_id", *EVENT_COLUMNS, "extra", "seq", "event_key", "loaded_at")
+#: Stored event columns: the canonical ones plus input order. ``extra`` keeps the source
+#: columns no canonical column took, as JSON text (migration 0002). Events are deduplicated on
+#: the canonical columns themselves (their natural key); no key column is stored (migration 0010).
+EVENT_STORED: Final = ("tenant_id", *EVENT_COLUMNS, "extra", "seq", "loaded_at")
 
 TICKET_METRICS_COLUMNS: Final = (
     "ticket_id",

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from deskpulse.errors import StorageError
-from deskpulse.model import EVENT_COLUMNS, TICKET_COLUMNS
+from deskpulse.model import EVENT_COLUMNS, EVENT_KEY, EVENT_SCHEMA, TICKET_COLUMNS
 from deskpulse.store.schema import TENANT_TABLES
 
 if TYPE_CHECKING:
@@ -45,6 +45,17 @@ def _hash_sql(columns: tuple[str, ...]) -> str:
     return "md5(concat_ws(chr(31), " + ", ".join(parts) + "))"
 
 
+def _same_event_sql(a: str, b: str) -> str:
+    """SQL: rows ``a`` and ``b`` are the same event (CONTRACT §5: equal natural key, i.e. the
+    whole canonical row). Columns that may be NULL compare NULL-safely; DuckDB hashes both
+    kinds of condition in one hash join, PostgreSQL uses the plain equalities."""
+    parts = []
+    for c in EVENT_KEY:
+        op = "IS NOT DISTINCT FROM" if EVENT_SCHEMA.field(c).nullable else "="
+        parts.append(f'{a}."{c}" {op} {b}."{c}"')
+    return " AND ".join(parts)
+
+
 def _cheap_hash_sql(columns: tuple[str, ...]) -> str:
     """A 64-bit hash of a row (DuckDB's ``hash``): equal rows give equal values; used only to
     find rows that may repeat, never stored."""
@@ -59,8 +70,8 @@ def _cols(columns: tuple[str, ...] | list[str], prefix: str = "") -> str:
 def with_hashes(data: pa.Table, key_name: str, columns: tuple[str, ...]) -> pa.Table:
     """Append a stable md5 of ``columns`` as ``key_name`` (computed in an in-memory DuckDB).
 
-    The PostgreSQL write path uses this; on DuckDB the same expression runs inside the write
-    query itself, so both backends store identical hashes.
+    The PostgreSQL write path uses this for tickets' ``row_hash``; on DuckDB the same
+    expression runs inside the write query itself, so both backends store identical hashes.
     """
     con = duckdb.connect()
     try:
@@ -76,6 +87,12 @@ def with_hashes(data: pa.Table, key_name: str, columns: tuple[str, ...]) -> pa.T
 #: DuckDB's memory limit while an import holds the store's connection: above it, temp tables
 #: and hash tables spill to the store's temp directory (peak RSS of a 1M-ticket import <= 2 GB).
 IMPORT_MEMORY_LIMIT = "1.4GB"
+
+#: Rows per partition of the anti-join against stored events: the input and the tenant's events
+#: are split by a hash of ticket_id into parts of about this many rows, so that each part's hash
+#: table stays within :data:`IMPORT_MEMORY_LIMIT` instead of spilling (a spilled join of 11.2M
+#: events cost 13 CPU-s, two parts 5 CPU-s).
+ANTI_JOIN_PARTITION_ROWS = 6_000_000
 
 _RELATION = re.compile(r"_dp_[a-z0-9_]+")
 
@@ -152,10 +169,10 @@ class TenantStore:
     # --- writes ------------------------------------------------------------------------------
     #
     # On DuckDB the input Arrow table is registered as a view on the store's connection and
-    # one INSERT … SELECT computes row_hash / event_key on the fly: no hashing pass of its own,
+    # one INSERT … SELECT computes tickets' row_hash on the fly: no hashing pass of its own,
     # no staging copy. A tenant without rows yet is a plain append. PostgreSQL hashes in an
     # in-memory DuckDB (the same expression, so both stores hold identical hashes) and stages
-    # through COPY.
+    # through COPY. Events carry no hash: they are deduplicated on their key columns.
 
     def _stage(self, name: str, like: str, data: pa.Table) -> None:
         self.store.execute(f"DROP TABLE IF EXISTS {name}")
@@ -424,22 +441,23 @@ class TenantStore:
         self, source: str, n: int, extra: tuple[str, ...], loaded_at: datetime
     ) -> UpsertCounts:
         """Insert from relation ``source`` (``n`` rows) of the store's connection, inside a
-        transaction: md5 key computed inline, duplicates within the input dropped, events
-        already stored left alone."""
+        transaction: duplicates within the input dropped (the first by seq stays), events
+        already stored left alone. Both compare the natural-key columns themselves (no key is
+        computed or stored); a tenant without events yet skips the comparison with the store."""
         p: dict[str, Any] = {"tenant": self.tenant_id, "loaded_at": loaded_at}
         cols = _cols((*EVENT_COLUMNS, *extra))
-        target = f"tenant_id, {cols}, seq, event_key, loaded_at"
-        key = _hash_sql(EVENT_COLUMNS)
+        target = f"tenant_id, {cols}, seq, loaded_at"
         # A cheap 64-bit hash of the canonical row finds the rows that may repeat within the
-        # input; only those go through the exact (md5, first by seq) dedup. Collisions only
-        # send more rows down the exact path.
-        cheap = _cheap_hash_sql(EVENT_COLUMNS)
-        base, existing = self.store.execute(
-            "SELECT coalesce(max(seq), -1) + 1, count(*) > 0 FROM ticket_events "
+        # input; only those go through the exact dedup (a window over the key columns, first
+        # by seq). Collisions only send more rows down the exact path; the hash is never stored.
+        cheap = _cheap_hash_sql(EVENT_KEY)
+        base, stored = self.store.execute(
+            "SELECT coalesce(max(seq), -1) + 1, count(*) FROM ticket_events "
             "WHERE tenant_id = $tenant",
             {"tenant": self.tenant_id},
         )[0]
         p["base"] = int(base)
+        parts = max(1, -(-min(n, int(stored)) // ANTI_JOIN_PARTITION_ROWS))
         repeats = _repeated(
             _fetch_uint64(
                 self.store._con,  # the relation lives on this connection; streamed, not copied
@@ -447,14 +465,19 @@ class TenantStore:
                 n,
             )
         )
-        select = f"$tenant, {cols}, seq + $base, event_key, $loaded_at"
-        rows = f"SELECT *, {key} AS event_key FROM {source}"  # noqa: S608
-        new_only = ""
-        if existing:  # events already stored stay as they are (exact: event_key is the md5)
-            new_only = (
-                "WHERE NOT EXISTS (SELECT 1 FROM ticket_events e "
-                "WHERE e.tenant_id = $tenant AND e.event_key = s.event_key)"
-            )
+        select = f"$tenant, {cols}, seq + $base, $loaded_at"
+        rows = f"SELECT * FROM {source}"  # noqa: S608
+        new_only = ["WHERE TRUE"]
+        if stored:  # events already stored stay as they are: a NULL-safe anti-join on the key,
+            # in ``parts`` disjoint parts by ticket (equal events share their ticket_id)
+            part = "" if parts == 1 else " AND hash({a}.ticket_id) % {n} = {k}"
+            same = _same_event_sql("e", "s")
+            new_only = [
+                "WHERE TRUE" + part.format(a="s", n=parts, k=k) + " AND NOT EXISTS (SELECT 1 "
+                "FROM ticket_events e WHERE e.tenant_id = $tenant"
+                + part.format(a="e", n=parts, k=k) + " AND " + same + ")"
+                for k in range(parts)
+            ]
         with ExitStack() as stack:
             if len(repeats):
                 stack.enter_context(self._registered("_dp_ev_dups", pa.table({"h": repeats})))
@@ -464,20 +487,23 @@ class TenantStore:
                     UNION ALL
                     SELECT * FROM ({rows}
                       WHERE EXISTS (SELECT 1 FROM _dp_ev_dups d WHERE d.h = {cheap}))
-                    QUALIFY row_number() OVER (PARTITION BY event_key ORDER BY seq) = 1
+                    QUALIFY row_number() OVER (PARTITION BY {_cols(EVENT_KEY)} ORDER BY seq) = 1
                 """  # noqa: S608 - column names from our schema
+            inserted = 0
             with self._unordered():
-                inserted = self.store.execute(
-                    f"INSERT INTO ticket_events ({target}) SELECT {select} FROM ({rows}) s {new_only}",  # noqa: S608
-                    p,
-                )[0][0]
+                for where in new_only:
+                    inserted += self.store.execute(
+                        f"INSERT INTO ticket_events ({target}) SELECT {select} FROM ({rows}) s {where}",  # noqa: S608
+                        p,
+                    )[0][0]
         return UpsertCounts(inserted=int(inserted), unchanged=n - int(inserted))
 
     def _insert_events_staged(
         self, data: pa.Table, extra: tuple[str, ...], loaded_at: datetime
     ) -> UpsertCounts:
+        """PostgreSQL: stage through COPY, keep the first of each natural key (by seq) that
+        the tenant has not stored yet."""
         n = data.num_rows
-        data = with_hashes(data, "event_key", EVENT_COLUMNS)
         p = {"tenant": self.tenant_id}
         with self.store.transaction():
             base = self.store.execute(
@@ -489,27 +515,20 @@ class TenantStore:
             data = data.append_column("tenant_id", pa.array([self.tenant_id] * n, pa.string()))
             data = data.append_column("loaded_at", pa.array([loaded_at] * n, pa.timestamp("us")))
             self._stage("_dp_stage_events", "ticket_events", data)
-            inserted = self.store.execute(
-                """
-                SELECT count(*) FROM (
-                  SELECT event_key, row_number() OVER (PARTITION BY event_key ORDER BY seq) AS rn
+            self.store.execute("ANALYZE _dp_stage_events")  # PostgreSQL: plan the anti-join
+            cols = _cols(("tenant_id", *EVENT_COLUMNS, *extra, "seq", "loaded_at"))
+            # PARTITION BY groups NULLs together: equal rows, NULLs included, rank 1..k
+            fresh = f"""
+                SELECT * FROM (
+                  SELECT *, row_number() OVER (PARTITION BY {_cols(EVENT_KEY)} ORDER BY seq) AS dp_rn
                   FROM _dp_stage_events) s
-                WHERE rn = 1 AND NOT EXISTS (SELECT 1 FROM ticket_events e
-                                 WHERE e.tenant_id = $tenant AND e.event_key = s.event_key)
-                """,
-                p,
-            )[0][0]
+                WHERE dp_rn = 1 AND NOT EXISTS (SELECT 1 FROM ticket_events e
+                                 WHERE e.tenant_id = $tenant AND {_same_event_sql('e', 's')})
+            """  # noqa: S608 - column names from our schema
+            inserted = self.store.execute(f"SELECT count(*) FROM ({fresh}) f", p)[0][0]  # noqa: S608
             if inserted:
-                cols = _cols(("tenant_id", *EVENT_COLUMNS, *extra, "seq", "event_key", "loaded_at"))
                 self.store.execute(
-                    f"""
-                    INSERT INTO ticket_events ({cols})
-                    SELECT {cols} FROM (
-                      SELECT *, row_number() OVER (PARTITION BY event_key ORDER BY seq) AS dp_rn
-                      FROM _dp_stage_events) s
-                    WHERE dp_rn = 1 AND NOT EXISTS (SELECT 1 FROM ticket_events e
-                                 WHERE e.tenant_id = $tenant AND e.event_key = s.event_key)
-                    """,  # noqa: S608 - column names from our schema
+                    f"INSERT INTO ticket_events ({cols}) SELECT {cols} FROM ({fresh}) f",  # noqa: S608
                     p,
                 )
             self.store.execute("DROP TABLE _dp_stage_events")
