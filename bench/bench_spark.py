@@ -33,6 +33,7 @@ import json
 import os
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -86,14 +87,55 @@ def tree_cpu_s(pid: int | None = None) -> float:
 LAST_SPLIT: dict[str, float] = {}
 
 
+def tree_rss_mb(pid: int | None = None) -> float:
+    """Resident memory (MB) of this process and its live descendants."""
+    pid = pid or os.getpid()
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    page = os.sysconf("SC_PAGE_SIZE")
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+            pages = int((d / "statm").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        p = int(d.name)
+        rss[p] = pages * page
+        children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(p)
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        total += rss.get(p, 0)
+        todo += children.get(p, [])
+    return total / 1e6
+
+
 def timed(fn: Callable[[], T]) -> tuple[T, float, float]:
-    """``fn()``, its wall seconds and the process tree's CPU seconds (split in LAST_SPLIT)."""
+    """``fn()``, its wall seconds and the process tree's CPU seconds (split in LAST_SPLIT; the
+    tree's peak resident memory, sampled every second, in LAST_SPLIT["peak_rss_mb"])."""
+    peak = [tree_rss_mb()]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(1.0):
+            peak[0] = max(peak[0], tree_rss_mb())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     w, c = time.perf_counter(), tree_cpu()
-    out = fn()
+    try:
+        out = fn()
+    finally:
+        done.set()
+        sampler.join()
     wall, c2 = time.perf_counter() - w, tree_cpu()
     LAST_SPLIT.clear()
     LAST_SPLIT.update({k: c2[k] - c.get(k, 0.0) for k in c2})
-    return out, wall, sum(LAST_SPLIT.values())
+    cpu = sum(LAST_SPLIT.values())
+    LAST_SPLIT["peak_rss_mb"] = peak[0]
+    return out, wall, cpu
 
 
 def imported_store(n: int) -> Path:
@@ -103,7 +145,8 @@ def imported_store(n: int) -> Path:
     from deskpulse.store import open_store
 
     shared = ROOT / "bench" / ".cache" / f"build_{n}" / "imported.duckdb"
-    if shared.exists():
+    # bench_build.py writes its store in place: use it only once it is finished (no WAL, idle)
+    if shared.exists() and not shared.with_suffix(".duckdb.wal").exists() and time.time() - shared.stat().st_mtime > 300:
         return shared
     cache = ROOT / "bench" / ".cache" / f"spark_{n}"
     data, db = cache / "data", cache / "imported.duckdb"
@@ -114,8 +157,11 @@ def imported_store(n: int) -> Path:
         return replicated_store(imported_store(unit), n // unit, db)
     if not (data / "events.csv").exists():
         generate(n, 11, data, start=date(2026, 5, 4), days=180)
-    with open_store(str(db)) as store:
+    tmp = db.with_suffix(".importing")
+    tmp.unlink(missing_ok=True)
+    with open_store(str(tmp)) as store:  # renamed when complete: a killed run leaves no half store
         import_files(store.tenant("default"), data / "tickets.csv", data / "events.csv")
+    tmp.rename(db)
     return db
 
 
@@ -198,8 +244,6 @@ def report(p: Phase, duck: Phase | None) -> None:
 
 CLUSTER_WORKERS = 2
 CLUSTER_CONF = {  # the driver asks for both executors and waits for them before running tasks
-    # all of a 2 GB worker: with 1 GB the executors died of OutOfMemoryError at 4M (and were retried)
-    "spark.executor.memory": "2g",
     "spark.executor.cores": "1",
     "spark.cores.max": str(CLUSTER_WORKERS),
     "spark.scheduler.minRegisteredResourcesRatio": "1.0",
@@ -208,7 +252,7 @@ CLUSTER_CONF = {  # the driver asks for both executors and waits for them before
 
 
 def spark_phase(n: int, name: str, master: str, conf: dict[str, str], cores: int, lake: Path, cfg: Any,
-                as_of: Any, buckets: int | None, expected: dict[str, Any] | None) -> list[Phase]:
+                as_of: Any, args: argparse.Namespace, expected: dict[str, Any] | None) -> list[Phase]:
     """Session start, then the lake build on ``master``, results checked against DuckDB's."""
     from deskpulse.spark.jobs import build_lake_on_spark
     from deskpulse.spark.lake import read_result
@@ -218,13 +262,16 @@ def spark_phase(n: int, name: str, master: str, conf: dict[str, str], cores: int
     spark, st_wall, st_cpu = timed(lambda: spark_session(master, app_name=f"bench-{name}", conf=conf))
     try:
         result, wall, cpu = timed(lambda: build_lake_on_spark(
-            spark, str(lake), cfg, tenants=["default"], as_of=as_of, buckets=buckets))
+            spark, str(lake), cfg, tenants=["default"], as_of=as_of, buckets=args.buckets,
+            tickets_per_group=args.tickets_per_group))
     finally:
         spark.stop()
     split = dict(LAST_SPLIT)
-    note = (f"{result['buckets']} groups; read + compute {result['compute_seconds']:.1f} s, "
+    note = (f"{result['spark_groups']} groups of <= {result['spark_tickets_per_group']:,} tickets in "
+            f"{result['spark_partitions']} partitions; read + compute {result['compute_seconds']:.1f} s, "
             f"write {result['write_seconds']:.1f} s wall; CPU: JVMs {split['java']:.1f} s, "
-            f"Python workers {split['python']:.1f} s, driver Python {split['self']:.1f} s")
+            f"Python workers {split['python']:.1f} s, driver Python {split['self']:.1f} s; "
+            f"peak RSS of the process tree {split['peak_rss_mb'] / 1000:.1f} GB")
     if expected is not None:
         mine = {t: read_result(str(lake), t, "default") for t in expected_tables()}
         same = sums(mine) == expected
@@ -281,25 +328,27 @@ def run_size(n: int, args: argparse.Namespace, cores: int) -> list[Phase]:
         report(phases[-1], None)
     finally:
         store.close()
-    # one group per task where possible: at 4M tickets (40 groups) 16 partitions put 2-3 groups
-    # in a task and local[2] with a 3 GB driver ran out of execution memory in the cogroup
-    partitions = args.partitions or max(16, 2 * -(-n_tickets // 100_000))
-    local_conf = {"spark.driver.memory": args.driver_memory, "spark.sql.shuffle.partitions": str(partitions)}
+    # the build chooses its groups and partitions from the data size and the heap of a task
+    # (deskpulse.spark.layout); --partitions only sets spark.sql.shuffle.partitions (the writes)
+    local_conf = {"spark.driver.memory": args.driver_memory}
+    if args.partitions:
+        local_conf["spark.sql.shuffle.partitions"] = str(args.partitions)
     local_cores = int(args.master.split("[")[1].rstrip("]")) if args.master.startswith("local[") and \
         args.master[6:-1].isdigit() else cores
     for p in (spark_phase(n_tickets, f"spark {args.master}", args.master, local_conf, local_cores, lake, cfg,
-                          as_of, args.buckets, expected) if args.local else []):
+                          as_of, args, expected) if args.local else []):
         report(p, duck if p.phase.endswith("build") else None)
         phases.append(p)
     if args.cluster:
         cluster, wall, cpu = timed(lambda: start_cluster(work_dir / "cluster", workers=CLUSTER_WORKERS, cores=1,
-                                                         memory="2g"))
+                                                         memory=args.worker_memory))
         print(f"  standalone cluster up ({cluster.master_url}, pids "
               f"{[p.pid for p in cluster.processes.values()]}): {wall:.1f} s wall", flush=True)
         try:
-            conf = {**local_conf, **CLUSTER_CONF}
+            conf = {**local_conf, **CLUSTER_CONF, "spark.driver.memory": args.cluster_driver_memory,
+                    "spark.executor.memory": args.executor_memory}
             for p in spark_phase(n_tickets, "spark standalone 2x1", cluster.master_url, conf, CLUSTER_WORKERS,
-                                 lake, cfg, as_of, args.buckets, expected):
+                                 lake, cfg, as_of, args, expected):
                 report(p, duck if p.phase.endswith("build") else None)
                 phases.append(p)
             ran = {w: cluster.tasks_run(w) for w in cluster.workers}
@@ -335,10 +384,16 @@ def main() -> None:
                     help="run on --master (default; --no-local measures only the cluster)")
     ap.add_argument("--cluster", action=argparse.BooleanOptionalAction, default=True,
                     help="also run on a 2-worker standalone cluster (default; --no-cluster skips it)")
-    ap.add_argument("--buckets", type=int, default=None, help="groups per tenant (default: auto)")
+    ap.add_argument("--buckets", type=int, default=None, help="groups of the tenant (default: auto)")
+    ap.add_argument("--tickets-per-group", type=int, default=None,
+                    help="group size (default: auto, from the heap of one task: 25k tickets per GB)")
     ap.add_argument("--partitions", type=int, default=None,
-                    help="spark.sql.shuffle.partitions (default: 2 per group of 100k tickets, at least 16)")
-    ap.add_argument("--driver-memory", default="5g")
+                    help="spark.sql.shuffle.partitions for the writes (default: Spark's; the build sets the "
+                         "group stage's partitions itself)")
+    ap.add_argument("--driver-memory", default="4g", help="driver heap on --master (local: shared by its cores)")
+    ap.add_argument("--cluster-driver-memory", default="1g", help="driver heap of the cluster run")
+    ap.add_argument("--worker-memory", default="2g", help="memory of each standalone worker")
+    ap.add_argument("--executor-memory", default="2g", help="heap of each cluster executor (1 core)")
     ap.add_argument("--skip-duckdb", action="store_true")
     ap.add_argument("--json", type=Path, default=None, help="also write the phases as JSON here")
     args = ap.parse_args()

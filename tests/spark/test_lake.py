@@ -136,3 +136,20 @@ def test_missing_java_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_engine_usage_errors(args: list[str], message: str, tmp_path: Path) -> None:
     code, out = dp("--db", str(tmp_path / "s.duckdb"), "build", *args)
     assert code == 2 and message in out, out
+
+
+def test_spark_connect_without_its_client_libraries_is_a_clear_error(monkeypatch: pytest.MonkeyPatch,
+                                                                     tmp_path: Path) -> None:
+    """DESKPULSE_SPARK_MASTER=sc://… without pyspark's connect extra: exit 6 and how to install it."""
+    pytest.importorskip("pyspark")
+    from pyspark.sql import SparkSession
+
+    import deskpulse.spark.session as session
+
+    monkeypatch.setattr(SparkSession, "getActiveSession", classmethod(lambda cls: None))
+    monkeypatch.setitem(sys.modules, "grpc", None)  # as if grpcio were not installed
+    with pytest.raises(ComponentMissingError, match=r"pyspark\[connect\]"):
+        session.spark_session("sc://127.0.0.1:15002")
+    monkeypatch.setenv("DESKPULSE_SPARK_MASTER", "sc://127.0.0.1:15002")
+    code, out = dp("--db", str(tmp_path / "s.duckdb"), "build", "--engine", "spark")
+    assert code == 6 and "pyspark[connect]" in out, out

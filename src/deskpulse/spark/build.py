@@ -18,7 +18,7 @@ writes results as Parquet (see :mod:`deskpulse.spark.lake`).
 from __future__ import annotations
 
 import logging
-import math
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,13 +41,11 @@ from deskpulse.spark.groups import (
     table_schema,
     unpack_batches,
 )
+from deskpulse.spark.layout import Layout, memory_mb, plan_layout
+from deskpulse.spark.layout import tickets_per_group as group_size_for
 
 log = logging.getLogger(__name__)
 
-#: Aim for at most this many tickets per group (bounds a Python worker's memory).
-TICKETS_PER_GROUP: Final = 100_000
-#: A tenant is not split into groups smaller than this (each group has a fixed cost).
-MIN_GROUP_TICKETS: Final = 1_000
 #: Result tables written by a build, in write order.
 RESULT_TABLES: Final = ("ticket_metrics", "ticket_sla", "ticket_segments", "backlog_daily")
 BACKLOG_COUNTS: Final = (
@@ -147,6 +145,7 @@ class SparkBuild:
     buckets: int
     seconds: float = 0.0
     notes: dict[str, int] = field(default_factory=dict)
+    layout: Layout | None = None
 
     def table(self, name: str) -> Any:
         """``ticket_metrics``, ``ticket_sla``, ``ticket_segments`` or ``backlog_daily``."""
@@ -216,13 +215,15 @@ def run_build(
     *,
     tenants: Sequence[str] | None = None,
     buckets: int | None = None,
+    tickets_per_group: int | None = None,
 ) -> SparkBuild:
     """Build every tenant of ``tickets`` (or only ``tenants``) on Spark.
 
     ``tickets``/``events``: Spark DataFrames with ``tenant_id`` and the canonical columns
     (events with ``seq``). ``sla``/``as_of`` may differ per tenant (mappings by tenant id).
-    ``buckets``: groups per tenant (default: enough for 2 tasks per core and at most
-    :data:`TICKETS_PER_GROUP` tickets per group of the largest tenant).
+    ``tickets_per_group``: the group size (default: from the memory of one task,
+    :func:`deskpulse.spark.layout.tickets_per_group`); ``buckets``: force the number of
+    groups of the largest tenant. Groups and partitions: :func:`deskpulse.spark.layout.plan_layout`.
     """
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
@@ -235,28 +236,36 @@ def run_build(
         ev = ev.where(F.col("tenant_id").isin(wanted))
     plans, sizes = plan_tenants(tk, sla, as_of)
     spark = tk.sparkSession
-    if buckets is None:
-        try:
-            cores = int(spark.sparkContext.defaultParallelism)
-        except Exception:  # Spark Connect has no SparkContext
-            cores = 4
-        buckets = max(2 * cores, math.ceil(max(sizes.values(), default=0) / TICKETS_PER_GROUP), 1)
-    # small tenants stay in fewer groups (a group has a fixed cost); big ones use all buckets
-    per_tenant = {t: max(1, min(buckets, math.ceil(n / MIN_GROUP_TICKETS))) for t, n in sizes.items()}
+    cores, task_heap_mb = task_resources(spark)
+    layout = plan_layout(
+        sizes, cores=cores, tickets_per_group=tickets_per_group or group_size_for(task_heap_mb),
+        largest_buckets=buckets,
+    )
     first_sla = next(iter(plans.values())).sla if plans else (
         sla if isinstance(sla, SlaConfig) else next(iter(sla.values())))
     schemas = probe_schemas(first_sla)
-    pairs = [x for t, b in sorted(per_tenant.items()) for x in (F.lit(t), F.lit(b))]
-    n_buckets = F.element_at(F.create_map(*pairs), F.col("tenant_id")) if pairs else F.lit(1)
+    tenant_buckets = [x for t, b in sorted(layout.buckets.items()) for x in (F.lit(t), F.lit(b))]
+    n_buckets = F.element_at(F.create_map(*tenant_buckets), F.col("tenant_id")) if tenant_buckets else F.lit(1)
     bucket = F.pmod(F.xxhash64("ticket_id"), F.coalesce(n_buckets, F.lit(1)).cast("long"))
-    tk = tk.withColumn("_bucket", bucket)
-    ev = ev.withColumn("_bucket", bucket)
+    group_keys = [x for (t, b), k in sorted(layout.group_keys.items())
+                  for x in (F.lit(f"{t}|{b}"), F.lit(k))]
+    tenant_bucket = F.concat(F.col("tenant_id"), F.lit("|"), F.col("_bucket").cast("string"))
+    group = F.coalesce(
+        F.element_at(F.create_map(*group_keys), tenant_bucket) if group_keys else F.lit(None), F.lit(-1),
+    ).cast("long")
+    # exactly layout.partitions partitions; each group key hashes to its group's partition, so
+    # every large group gets a task to itself. Grouping by the one key keeps this partitioning
+    # (grouping by several keys would make Spark shuffle again by all of them).
+    tk = tk.withColumn("_bucket", bucket).withColumn("_group", group).repartition(layout.partitions, "_group")
+    ev = ev.withColumn("_bucket", bucket).withColumn("_group", group).repartition(layout.partitions, "_group")
     packed = (
-        tk.groupBy("tenant_id", "_bucket")
-        .cogroup(ev.groupBy("tenant_id", "_bucket"))
+        tk.groupBy("_group")
+        .cogroup(ev.groupBy("_group"))
         .applyInArrow(group_task(plans), spark_schema(PACKED_SCHEMA))
     )
-    packed = packed.persist(StorageLevel.MEMORY_AND_DISK)
+    # on disk, not in the heap: the packed tables are compressed already, and executors sized
+    # for one group (1-2 GB) died of OutOfMemoryError holding the whole build's output at 4M
+    packed = packed.persist(StorageLevel.DISK_ONLY)
     # the notes rows are tiny; counting the cache first materialises it: every group runs once
     packed.count()
     notes: dict[str, int] = {}
@@ -264,8 +273,37 @@ def run_build(
         with pa.ipc.open_stream(pa.py_buffer(row[0])) as reader:
             for key, value in zip(*reader.read_all().select(["key", "value"]).to_pydict().values(), strict=True):
                 notes[str(key)] = notes.get(str(key), 0) + int(value)
-    log.info("spark build: %d tenants, %d buckets, %.1f s", len(plans), buckets, time.perf_counter() - started)
-    return SparkBuild(packed, schemas, plans, buckets, time.perf_counter() - started, notes)
+    log.info("spark build: %d tenants, %d groups of <= %d tickets in %d partitions (%d cores, %d MiB per task), %.1f s",
+             len(plans), layout.groups, layout.tickets_per_group, layout.partitions, cores, task_heap_mb,
+             time.perf_counter() - started)
+    return SparkBuild(packed, schemas, plans, max(layout.buckets.values(), default=1), time.perf_counter() - started,
+                      notes, layout)
+
+
+def task_resources(spark: Any) -> tuple[int, int]:
+    """Task slots of the session's cluster and the heap (MiB) of one running task.
+
+    Local mode: the driver's heap shared by the local cores. Otherwise
+    ``spark.executor.memory`` ÷ ``spark.executor.cores`` (1 if unset, as on YARN and K8s).
+    """
+    def conf(key: str) -> str | None:
+        try:
+            value = spark.conf.get(key, None)
+        except Exception:  # Spark Connect may refuse some keys
+            return None
+        return str(value) if value is not None else None
+
+    master = conf("spark.master") or ""
+    try:
+        slots = int(spark.sparkContext.defaultParallelism)
+    except Exception:  # Spark Connect has no SparkContext
+        slots = int(conf("spark.default.parallelism") or 4)
+    if master.startswith("local"):
+        inner = master[master.find("[") + 1:master.find("]")] if "[" in master else "1"
+        local_cores = int(inner) if inner.isdigit() else (os.cpu_count() or 1)
+        return slots, memory_mb(conf("spark.driver.memory")) // max(1, local_cores)
+    executor_cores = int(conf("spark.executor.cores") or 1)
+    return slots, memory_mb(conf("spark.executor.memory")) // max(1, executor_cores)
 
 
 def utc_naive(at: datetime) -> datetime:

@@ -88,9 +88,17 @@ def write_store(build: SparkBuild, store: Store, *, loaded_through: dict[str, An
     return totals
 
 
+def layout_notes(build: SparkBuild) -> dict[str, int]:
+    """How the build was split: groups, partitions (tasks) and the group size aimed at."""
+    if build.layout is None:
+        return {"spark_buckets": build.buckets}
+    return {"spark_buckets": build.buckets, "spark_groups": build.layout.groups,
+            "spark_partitions": build.layout.partitions, "spark_tickets_per_group": build.layout.tickets_per_group}
+
+
 def build_store_on_spark(
     spark: Any, store: Store, tenant: str, cfg: AppConfig, *, as_of: datetime | None = None,
-    buckets: int | None = None,
+    buckets: int | None = None, tickets_per_group: int | None = None,
 ) -> BuildSummary:
     """``deskpulse build --engine spark``: the tenant's store data built on Spark, written back."""
     started = time.perf_counter()
@@ -102,7 +110,7 @@ def build_store_on_spark(
         "UNION ALL SELECT max(loaded_at) FROM ticket_events) x"
     )
     tickets, events = read_store(spark, store, [tenant], as_of)
-    build = run_build(tickets, events, sla, as_of, buckets=buckets)
+    build = run_build(tickets, events, sla, as_of, buckets=buckets, tickets_per_group=tickets_per_group)
     try:
         if tenant not in build.plans:  # no tickets: clear the results like an empty DuckDB build
             build.plans[tenant] = TenantPlan(sla, as_of, None)
@@ -116,13 +124,13 @@ def build_store_on_spark(
         tickets_recomputed=totals.get(tenant, 0), sla_rows=sum(int(n) for _, n in status_rows),
         sla_status={str(s): int(n) for s, n in status_rows},
         seconds=round(time.perf_counter() - started, 3),
-        notes={**build.notes, "backlog_daily_rows": backlog_rows, "spark_buckets": build.buckets},
+        notes={**build.notes, "backlog_daily_rows": backlog_rows, **layout_notes(build)},
     )
 
 
 def build_lake_on_spark(
     spark: Any, path: str, cfg: AppConfig, *, tenants: Sequence[str] | None, as_of: datetime | None = None,
-    buckets: int | None = None,
+    buckets: int | None = None, tickets_per_group: int | None = None,
 ) -> dict[str, Any]:
     """``deskpulse build --engine spark --lake PATH``: lake inputs built, results written back."""
     from deskpulse.spark.lake import read_inputs, write_results
@@ -131,7 +139,7 @@ def build_lake_on_spark(
     sla = load_sla_config(cfg)
     as_of = as_of or utcnow()
     tickets, events = read_inputs(spark, path, tenants)
-    build = run_build(tickets, events, sla, as_of, buckets=buckets)
+    build = run_build(tickets, events, sla, as_of, buckets=buckets, tickets_per_group=tickets_per_group)
     if not build.plans:
         build.unpersist()
         raise BadInputError(f"{path}: no tickets for tenant(s) {', '.join(tenants or ['(any)'])}")
@@ -148,6 +156,7 @@ def build_lake_on_spark(
         "tenants": sorted(build.plans),
         "tickets": counts["tickets"],
         "buckets": build.buckets,
+        **layout_notes(build),
         "notes": build.notes,
         "seconds": round(time.perf_counter() - started, 3),
     }

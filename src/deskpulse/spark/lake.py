@@ -13,8 +13,9 @@ Events live in their ticket's month, so a ticket and its events are always read 
 a build can be limited to partitions. :func:`export_lake` and :func:`load_results` need only
 pyarrow (no Java); :func:`read_inputs` and :func:`write_results` run on Spark. Results are
 written with Spark's dynamic partition overwrite: each ``(tenant, month)`` directory is
-staged and renamed into place at commit, so a reader never sees a half-written partition,
-and tenants or months the build did not touch stay as they are.
+staged and renamed into place at commit, so a reader never sees a half-written partition;
+tenants the build did not touch stay as they are, and months of a built tenant that the build
+no longer produces (all their tickets deleted) are removed after the write.
 """
 
 from __future__ import annotations
@@ -243,6 +244,7 @@ def write_results(build: Any, path: str, *, built_at: datetime) -> dict[str, int
         target = spark_path(_join(path, "results", name))
         build.table(name).write.mode("overwrite").option("partitionOverwriteMode", "dynamic").partitionBy(
             "tenant_id", MONTH).parquet(target)
+    drop_stale_partitions(build, path)
     state = [
         {"tenant_id": t, "as_of": p.as_of, "built_at": built_at, "config_hash": p.sla.fingerprint,
          "tickets": 0}
@@ -259,6 +261,41 @@ def write_results(build: Any, path: str, *, built_at: datetime) -> dict[str, int
         sdf.coalesce(1).write.mode("overwrite").option("partitionOverwriteMode", "dynamic").partitionBy("tenant_id").parquet(
             spark_path(_join(path, "results", "build_state")))
     return counts
+
+
+def drop_stale_partitions(build: Any, path: str) -> list[str]:
+    """Delete the built tenants' result months that this build did not write.
+
+    Dynamic partition overwrite replaces only the months a build writes; a month whose
+    tickets have all been deleted (or a backlog month before a new first ticket) would keep
+    the previous build's rows. Runs after every table is written; returns the deleted folders.
+    """
+    from urllib.parse import unquote
+
+    from pyspark.sql import functions as F
+
+    rows = build.packed.where(F.col("_table") != "notes").select("_table", "tenant_id", MONTH).distinct().collect()
+    written = {("backlog_daily" if r[0] == "backlog_partial" else str(r[0]), str(r[1]), str(r[2])) for r in rows}
+    fs, root = filesystem(path)
+    deleted: list[str] = []
+    for name in RESULT_TABLES:
+        base = _join(root, "results", name)
+        if fs.get_file_info(base).type != pafs.FileType.Directory:
+            continue
+        for tdir in fs.get_file_info(pafs.FileSelector(base)):
+            tleaf = tdir.path.rsplit("/", 1)[-1]
+            tenant = unquote(tleaf[len("tenant_id="):])
+            if tdir.type != pafs.FileType.Directory or not tleaf.startswith("tenant_id=") or tenant not in build.plans:
+                continue
+            for mdir in fs.get_file_info(pafs.FileSelector(tdir.path)):
+                mleaf = mdir.path.rsplit("/", 1)[-1]
+                if mdir.type == pafs.FileType.Directory and mleaf.startswith(f"{MONTH}=") and \
+                        (name, tenant, unquote(mleaf[len(MONTH) + 1:])) not in written:
+                    fs.delete_dir(mdir.path)
+                    deleted.append(mdir.path)
+    if deleted:
+        log.info("spark build: deleted %d result months no longer built: %s", len(deleted), deleted[:5])
+    return deleted
 
 
 # --- load: lake results -> store ---------------------------------------------------------------

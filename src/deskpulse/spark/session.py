@@ -25,6 +25,12 @@ INSTALL_HINT = (
     "or set JAVA_HOME)"
 )
 
+CONNECT_HINT = (
+    "a Spark Connect master (sc://host:port) needs the client libraries: "
+    "`pip install 'deskpulse[spark]' 'pyspark[connect]==4.0.1'` (grpcio, grpcio-status, "
+    "googleapis-common-protos, zstandard); no Java is needed on the client"
+)
+
 #: Session settings the build relies on: UTC session time, string partition values.
 REQUIRED_CONF: dict[str, str] = {
     "spark.sql.session.timeZone": "UTC",
@@ -79,6 +85,9 @@ def spark_session(
         builder = SparkSession.builder.remote(master).appName(app_name)
         try:
             session = builder.getOrCreate()
+        except ImportError as exc:  # pyspark's PySparkImportError: grpcio & co. are missing
+            raise ComponentMissingError(
+                f"the Spark Connect client is not installed ({exc}): {CONNECT_HINT}") from exc
         except Exception as exc:  # connect errors come in many types
             raise ComponentMissingError(f"cannot reach Spark Connect at {master}: {exc}") from exc
         _apply_required(session)
