@@ -178,7 +178,10 @@ def test_the_ticket_list_is_cached_and_follows_writes(fresh: tuple[TestClient, A
 
 
 def test_one_version_read_serves_all_of_a_tenants_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
-    import deskpulse.serve.routes.metrics as m
+    import threading
+    import time
+
+    import deskpulse.serve.routes.stats as stats
 
     calls: list[str] = []
 
@@ -188,10 +191,27 @@ def test_one_version_read_serves_all_of_a_tenants_metrics(monkeypatch: pytest.Mo
         class store:  # noqa: N801 - a stand-in for the store
             url = "memory://versions"
 
-    monkeypatch.setattr(m, "data_version", lambda repo: calls.append(repo.tenant_id) or (1, 2, 3))
-    m._versions.clear()
-    assert m.tenant_version(Repo()) == m.tenant_version(Repo()) == (1, 2, 3)  # type: ignore[arg-type]
-    assert calls == ["acme"]
-    m._versions[("memory://versions", "acme")] = (0.0, (0, 0, 0))  # older than the max age
-    assert m.tenant_version(Repo()) == (1, 2, 3)  # type: ignore[arg-type]
-    assert calls == ["acme", "acme"]
+    def slow_version(repo: Any) -> tuple[int, int, int]:
+        calls.append(repo.tenant_id)
+        time.sleep(0.2)
+        return (1, 2, 3)
+
+    monkeypatch.setattr(stats, "data_version", slow_version)
+    stats.forget_versions()
+    clock = stats.tenant_clock(Repo())  # type: ignore[arg-type]
+    assert clock is stats.tenant_clock(Repo())  # type: ignore[arg-type]  # one per tenant and store
+    # ten concurrent requests whose cached answers are all due: one read, not ten
+    got: list[Any] = []
+    threads = [threading.Thread(target=lambda: got.append(clock.current(Repo(), 1.0).value))  # type: ignore[arg-type]
+               for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == [(1, 2, 3)] * 10 and calls == ["acme"]
+    assert clock.current(Repo(), 1.0).value == (1, 2, 3) and calls == ["acme"]  # type: ignore[arg-type]
+    clock.state = ((0, 0, 0), time.monotonic() - 0.6)  # older than half the max age: read again
+    assert not clock.due(time.monotonic() - 1.0) and clock.due(time.monotonic())
+    clock.refresh()  # the memo's background read
+    assert clock.state[0] == (1, 2, 3) and calls == ["acme", "acme"]
+    assert clock.current(Repo(), 0.0).value == (1, 2, 3) and len(calls) == 3  # type: ignore[arg-type]  # max age 0: always

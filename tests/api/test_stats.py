@@ -231,3 +231,23 @@ def test_cache_computes_once_for_concurrent_misses() -> None:
     for k in range(3):
         small.get_or_compute(k, lambda: 1, compute)
     assert len(small) == 2
+
+
+def test_a_busy_entry_is_recomputed_before_it_expires() -> None:
+    cache = StatsCache(ttl=0.5)
+    computed: list[int] = []
+
+    def compute() -> int:
+        computed.append(1)
+        return len(computed)
+
+    assert cache.get_or_compute("k", lambda: 1, compute) == (1, False)
+    assert cache.get_or_compute("k", lambda: 1, compute) == (1, True)
+    time.sleep(0.42)  # in the last fifth of the TTL
+    cache._refreshing.add("k")  # another caller is recomputing it: this one gets the current value
+    assert cache.get_or_compute("k", lambda: 1, compute) == (1, True)
+    cache._refreshing.discard("k")
+    assert cache.get_or_compute("k", lambda: 1, compute) == (2, False)  # this caller recomputes
+    assert cache.get_or_compute("k", lambda: 1, compute) == (2, True) and not cache._refreshing
+    time.sleep(0.2)  # past the old entry's TTL, within the new one's
+    assert cache.get_or_compute("k", lambda: 1, compute) == (2, True)

@@ -42,6 +42,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deskpulse import __version__
 from deskpulse.errors import DeskpulseError
+from deskpulse.serve.memo import AnswerMemo, AnswerMemoMiddleware
 from deskpulse.settings import Settings, get_settings
 from deskpulse.store import Store, open_store
 
@@ -434,6 +435,11 @@ def create_app(
     app.state.metrics = Metrics()
     app.state.stats_cache_enabled = stats_cache
     _install_error_handlers(app)
+    # Inner to the metrics middleware (added first): memo hits are counted and timed too.
+    app.state.answer_memo = AnswerMemo() if stats_cache else None
+    if app.state.answer_memo is not None:
+        app.add_middleware(AnswerMemoMiddleware, memo=app.state.answer_memo, settings=settings,
+                           metrics=app.state.metrics)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics, resolve=_RouteResolver(app))
 
     @app.get("/health", tags=["ops"])

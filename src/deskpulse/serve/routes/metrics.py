@@ -13,8 +13,9 @@ picks one table of a multi-table result) and ``format=xlsx`` a workbook with a s
 
 **Cache.** A result depends only on the tenant's data, its build and the config: answers are
 kept per (tenant, metric, parameters, config) and revalidated against the data version (the
-stats route's: newest ``loaded_at``, ticket count, last ``built_at``) at most once a second —
-a warm request costs one cheap query or none. ``X-Metrics-Cache: hit|miss`` says which.
+stats route's: newest ``loaded_at``, ticket count, last ``built_at``; one read per tenant at
+most every half second, shared by all its cached answers: ``stats.TenantClock``), so an answer
+lags a write by at most a second. ``X-Metrics-Cache: hit|miss`` says which.
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ from __future__ import annotations
 import enum
 import json
 import math
-import threading
-import time
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any, Final
@@ -34,6 +33,7 @@ from deskpulse.analytics.results import BREAKDOWNS as LIBRARY_BREAKDOWNS
 from deskpulse.config import AppConfig
 from deskpulse.errors import NotFoundError, UsageError
 from deskpulse.serve.deps import ReadRepo, Repo
+from deskpulse.serve.memo import remember
 from deskpulse.serve.routes._shared import (
     ERROR_RESPONSES,
     WHEN_PATTERN,
@@ -42,7 +42,7 @@ from deskpulse.serve.routes._shared import (
     parse_when,
 )
 from deskpulse.serve.routes.exports import ExportFormat, rows_response
-from deskpulse.serve.routes.stats import StatsCache, data_version
+from deskpulse.serve.routes.stats import StatsCache, tenant_clock
 from deskpulse.store import TenantStore
 
 router = APIRouter(tags=["metrics"], responses={
@@ -166,29 +166,6 @@ def metrics_cache(request: Request) -> StatsCache | None:
     return cache
 
 
-#: One data-version read per tenant serves all its cached results for this long (a tenant's
-#: 30 cached results would otherwise each read it once a second: ≈ 15-20 ms a read at 100k
-#: tickets on DuckDB). An answer then lags a write by at most 1 + this many seconds.
-VERSION_MAX_AGE_SECONDS: Final = 0.5
-_versions: dict[tuple[str, str], tuple[float, Any]] = {}
-_versions_lock = threading.Lock()
-
-
-def tenant_version(repo: TenantStore) -> Any:
-    """:func:`~deskpulse.serve.routes.stats.data_version`, read at most every
-    :data:`VERSION_MAX_AGE_SECONDS` per tenant and shared by every cached metric of it."""
-    key = (repo.store.url, repo.tenant_id)
-    hit = _versions.get(key)
-    if hit is not None and time.monotonic() - hit[0] < VERSION_MAX_AGE_SECONDS:
-        return hit[1]
-    version = data_version(repo)
-    with _versions_lock:
-        if len(_versions) > 10_000:
-            _versions.clear()
-        _versions[key] = (time.monotonic(), version)
-    return version
-
-
 def config_of(request: Request) -> AppConfig:
     from deskpulse.serve.web.session import app_config
 
@@ -213,7 +190,11 @@ def answer(request: Request, repo: TenantStore, name: str, q: MetricQuery, param
         result, hit = compute(), False
     else:
         key = (repo.store.url, repo.tenant_id, name, q.key(), params, cfg.fingerprint)
-        result, hit = cache.get_or_compute(key, lambda: tenant_version(repo), compute)
+        clock = tenant_clock(repo)
+        found = cache.lookup(key, lambda: clock.current(repo, cache.revalidate), compute)
+        result, hit = found.value, found.hit
+        if q.format is MetricFormat.json:
+            remember(request, result.body, {"X-Metrics-Cache": "hit"}, found, clock)
     headers = {"X-Metrics-Cache": "hit" if hit else "miss"}
     if q.format is MetricFormat.json:
         return Response(result.body, media_type="application/json", headers=headers)

@@ -21,21 +21,24 @@ query in the store (DuckDB or PostgreSQL); Python only names the results:
   breached (``active_breached``) or at risk (``active`` with at most :data:`AT_RISK_SHARE`
   of its target left), as of the last build, most breached first.
 
-Results are cached per tenant, window and hour, and revalidated with one cheap query
-(:func:`data_version`: newest load — every ticket write sets it —, ticket count, last build) at
-most once a second per entry, so an answer lags the data it describes by at most a second;
-a 30-second ceiling covers writes that change none of those. ``X-Stats-Cache: hit|miss``
-says which happened. The cache is per process (each worker keeps its own).
+Results are cached per tenant, window and hour, and revalidated against the tenant's data
+version (:func:`data_version`: newest load — every ticket write sets it —, ticket count, last
+build), read at most every half second per tenant and shared by every cached answer of it
+(:class:`TenantClock`), so an answer lags the data it describes by at most a second; a
+30-second ceiling covers writes that change none of those. ``X-Stats-Cache: hit|miss`` says
+which happened. Repeats of a request are answered by the answer memo (``serve/memo.py``)
+under the same freshness rule. The caches are per process (each worker keeps its own).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from datetime import datetime, timedelta
-from typing import Annotated, Any
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, NamedTuple
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
@@ -43,6 +46,7 @@ from pydantic import BaseModel, Field
 from deskpulse.model import STATUSES
 from deskpulse.serve.auth import CurrentPrincipal
 from deskpulse.serve.deps import ReadRepo
+from deskpulse.serve.memo import remember
 from deskpulse.serve.routes._shared import (
     ERROR_RESPONSES,
     WHEN_PATTERN,
@@ -54,6 +58,8 @@ from deskpulse.serve.routes._shared import (
 )
 from deskpulse.store import TenantStore
 
+log = logging.getLogger(__name__)
+
 root_router = APIRouter(tags=["stats"], responses=ERROR_RESPONSES)
 
 #: An ``active`` SLA instance with at most this share of its target left is "at risk".
@@ -63,6 +69,8 @@ KEYWORD_TICKETS = 20_000
 CACHE_TTL_SECONDS = 30.0
 CACHE_REVALIDATE_SECONDS = 1.0
 CACHE_MAX_ENTRIES = 512
+#: An entry used in the last fifth of its TTL is recomputed by one caller before it expires.
+REFRESH_AHEAD_SHARE = 0.2
 
 #: Words that say nothing about a ticket's topic: English function words and helpdesk
 #: pleasantries. Tokens shorter than 3 characters never count, so they are not listed.
@@ -133,6 +141,34 @@ class TenantStats(BaseModel):
 # --- the cache ------------------------------------------------------------------------------
 
 
+class Versioned:
+    """A data version and the ``time.monotonic()`` instant its read began (what a cached
+    answer validated against it is as fresh as)."""
+
+    __slots__ = ("value", "read_at")
+
+    def __init__(self, value: Hashable, read_at: float) -> None:
+        self.value = value
+        self.read_at = read_at
+
+
+def _unpack(current: Any, started: float) -> tuple[Any, float]:
+    """(version, checked_at) of what a version callable returned (a plain value: read now)."""
+    if isinstance(current, Versioned):
+        return current.value, current.read_at
+    return current, started
+
+
+class Lookup(NamedTuple):
+    """What :meth:`StatsCache.lookup` found (or computed)."""
+
+    value: Any
+    hit: bool
+    fresh_until: float  #: time.monotonic(): served without asking the version until then
+    version: Any  #: the data version the value was validated against
+    expires_at: float  #: time.monotonic(): the entry's TTL
+
+
 class StatsCache:
     """Results by key, valid while the data version matches and for at most ``ttl`` seconds.
 
@@ -140,6 +176,8 @@ class StatsCache:
     that interval a hit costs no database work, and an answer lags a write by at most that
     long. A miss computes under a per-key lock, so concurrent requests for the same
     statistics wait for one computation instead of running it each (no thundering herd).
+    An entry still in use in the last :data:`REFRESH_AHEAD_SHARE` of its TTL is recomputed
+    by one caller while the others keep getting it, so a busy entry never expires under them.
     """
 
     def __init__(self, max_entries: int = CACHE_MAX_ENTRIES, ttl: float = CACHE_TTL_SECONDS,
@@ -151,11 +189,16 @@ class StatsCache:
         # key -> [version, checked_at, expires_at, value]
         self._entries: OrderedDict[Hashable, list[Any]] = OrderedDict()
         self._key_locks: dict[Hashable, threading.Lock] = {}
+        self._refreshing: set[Hashable] = set()
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def _get(self, key: Hashable, version: Callable[[], Hashable]) -> Any | None:
+    def _found(self, entry: list[Any], hit: bool) -> Lookup:
+        # fresh_until: until when a hit may be served without asking the data version again
+        return Lookup(entry[3], hit, float(min(entry[1] + self.revalidate, entry[2])), entry[0], entry[2])
+
+    def _get(self, key: Hashable, version: Callable[[], Hashable]) -> Lookup | None:
         now = time.monotonic()
         with self._lock:
             entry = self._entries.get(key)
@@ -163,37 +206,61 @@ class StatsCache:
                 return None
             self._entries.move_to_end(key)
             if now - entry[1] < self.revalidate:
-                return entry[3]
-        current = version()  # outside the lock: a query
+                return self._found(entry, True)
+        current, checked = _unpack(version(), time.monotonic())  # outside the lock: a query
         with self._lock:
             if entry[0] != current:
                 return None
-            entry[1] = time.monotonic()
-            return entry[3]
+            entry[1] = max(entry[1], checked)
+            return self._found(entry, True)
 
     def get_or_compute(
         self, key: Hashable, version: Callable[[], Hashable], compute: Callable[[], Any]
     ) -> tuple[Any, bool]:
         """(value, hit). ``version()`` returns the data version the value depends on."""
+        found = self.lookup(key, version, compute)
+        return found.value, found.hit
+
+    def lookup(self, key: Hashable, version: Callable[[], Hashable], compute: Callable[[], Any]) -> Lookup:
+        """:meth:`get_or_compute`, plus what the answer memo (``serve/memo.py``) needs: the
+        version the value was validated against and until when it may be served without
+        asking the data version again."""
         found = self._get(key, version)
-        if found is not None:
-            return found, True
+        if found is not None and not self._claim_refresh(key, found):
+            return found
         with self._lock:
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:
-            found = self._get(key, version)
-            if found is not None:
-                return found, True
-            current = version()
-            value = compute()
-            now = time.monotonic()
+            if found is None:
+                found = self._get(key, version)
+                if found is not None:
+                    return found
+            try:
+                current, checked = _unpack(version(), time.monotonic())
+                value = compute()
+            finally:
+                with self._lock:
+                    self._refreshing.discard(key)
+            entry = [current, checked, time.monotonic() + self.ttl, value]
             with self._lock:
-                self._entries[key] = [current, now, now + self.ttl, value]
+                self._entries[key] = entry
                 self._entries.move_to_end(key)
                 while len(self._entries) > self.max_entries:
                     old, _ = self._entries.popitem(last=False)
                     self._key_locks.pop(old, None)
-            return value, False
+            return self._found(entry, False)
+
+    def _claim_refresh(self, key: Hashable, found: Lookup) -> bool:
+        """True for the one caller that recomputes an entry in the last :data:`REFRESH_AHEAD_SHARE`
+        of its TTL (the others keep getting the current value, which is still valid), so that
+        a busy entry is replaced before it expires instead of making every caller wait."""
+        if time.monotonic() < found.expires_at - self.ttl * REFRESH_AHEAD_SHARE:
+            return False
+        with self._lock:
+            if key in self._refreshing:
+                return False
+            self._refreshing.add(key)
+            return True
 
     def clear(self) -> None:
         with self._lock:
@@ -218,14 +285,14 @@ def get_cache(request: Request) -> StatsCache | None:
 
 
 def cached(request: Request, attr: str, key: Hashable, repo: TenantStore,
-           compute: Callable[[], bytes], ttl: float = 300.0) -> tuple[bytes, bool]:
+           compute: Callable[[], bytes], ttl: float = 300.0) -> tuple[bytes, bool, Lookup | None]:
     """``compute()`` through the app's cache named ``attr`` (one per kind of answer), keyed by
     ``key`` and revalidated against the tenant's :func:`data_version` (``ttl`` only bounds how
-    long unused answers stay in memory); (body, hit). Without
-    caching (``create_app(stats_cache=False)``) it always computes."""
+    long unused answers stay in memory); (body, hit, the :class:`Lookup` — None without
+    caching: ``create_app(stats_cache=False)`` always computes)."""
     state = request.app.state
     if not getattr(state, "stats_cache_enabled", True):
-        return compute(), False
+        return compute(), False, None
     cache: StatsCache | None = getattr(state, attr, None)
     if cache is None:
         with _cache_lock:
@@ -233,8 +300,9 @@ def cached(request: Request, attr: str, key: Hashable, repo: TenantStore,
             if cache is None:
                 cache = StatsCache(ttl=ttl)
                 setattr(state, attr, cache)
-    body, hit = cache.get_or_compute(key, lambda: data_version(repo), compute)
-    return body, hit
+    clock = tenant_clock(repo)
+    found = cache.lookup(key, lambda: clock.current(repo, cache.revalidate), compute)
+    return found.value, found.hit, found
 
 
 # --- the queries ----------------------------------------------------------------------------
@@ -249,6 +317,89 @@ def data_version(repo: TenantStore) -> tuple[Any, ...]:
         "(SELECT max(built_at) FROM build_state)"
     )
     return tuple(rows[0])
+
+
+class TenantClock:
+    """One tenant's data version as last read, shared by every cached answer of the tenant
+    (stats, ticket list pages, metrics) in this process.
+
+    :meth:`current` reads it at most once per half ``max_age`` and never lets concurrent
+    callers read it side by side (one reads, the others wait for its answer, or take the
+    previous one while it is younger than ``max_age``). :meth:`refresh` is the answer memo's
+    background read (``serve/memo.py``): under steady load the version is re-read before the
+    memo's answers must be revalidated, so no request waits for it.
+    """
+
+    def __init__(self) -> None:
+        self.state: tuple[Any, float] = (None, -1e18)  # (version, read_at); replaced whole
+        self.max_age = CACHE_REVALIDATE_SECONDS
+        self.repo: TenantStore | None = None
+        self.reading = False
+        self.scheduled = False  # a background refresh is queued (set on the event loop)
+        self._lock = threading.Lock()
+
+    def current(self, repo: TenantStore, max_age: float) -> Versioned:
+        self.repo, self.max_age = repo, max_age
+        value, read_at = self.state
+        age = time.monotonic() - read_at
+        if age < max_age / 2 or (self.reading and age < max_age):
+            return Versioned(value, read_at)
+        with self._lock:
+            value, read_at = self.state
+            if time.monotonic() - read_at < max_age / 2:
+                return Versioned(value, read_at)
+            return self._read(repo)
+
+    def _read(self, repo: TenantStore) -> Versioned:
+        """Read the version (the caller holds the lock)."""
+        self.reading = True
+        try:
+            started = time.monotonic()
+            value = data_version(repo)
+            self.state = (value, started)
+        finally:
+            self.reading = False
+        return Versioned(value, started)
+
+    def due(self, now: float) -> bool:
+        """True when a background read would keep the version fresh (nobody is at it)."""
+        return not self.scheduled and not self.reading and now - self.state[1] >= self.max_age / 2
+
+    def refresh(self) -> None:
+        """Read the version now, unless another reader is at it (then its answer will do)."""
+        try:
+            repo = self.repo
+            if repo is not None and self._lock.acquire(blocking=False):
+                try:
+                    self._read(repo)
+                finally:
+                    self._lock.release()
+        except Exception as exc:  # a background read: the next request reads it itself
+            log.warning("background read of the data version failed: %s", exc)
+        finally:
+            self.scheduled = False
+
+
+_clocks: dict[tuple[str, str], TenantClock] = {}
+_clocks_lock = threading.Lock()
+
+
+def tenant_clock(repo: TenantStore) -> TenantClock:
+    """The process's :class:`TenantClock` of ``repo``'s tenant (per store URL)."""
+    key = (repo.store.url, repo.tenant_id)
+    clock = _clocks.get(key)
+    if clock is None:
+        with _clocks_lock:
+            if len(_clocks) > 10_000:
+                _clocks.clear()
+            clock = _clocks.setdefault(key, TenantClock())
+    return clock
+
+
+def forget_versions() -> None:
+    """Drop every remembered data version (tests)."""
+    with _clocks_lock:
+        _clocks.clear()
 
 
 def _window(start: datetime | None, stop: datetime | None, alias: str = "") -> tuple[str, dict[str, Any]]:
@@ -366,7 +517,19 @@ def tenant_stats(
         body, hit = compute(), False
     else:
         key = (repo.store.url, repo.tenant_id, start, stop, trend_last, top)
-        body, hit = cache.get_or_compute(key, lambda: data_version(repo), compute)
+        clock = tenant_clock(repo)
+        found = cache.lookup(key, lambda: clock.current(repo, cache.revalidate), compute)
+        body, hit = found.value, found.hit
         request.app.state.metrics.inc("stats_cache_hits" if hit else "stats_cache_misses")
+        until = found.expires_at  # 30 s: writes the data version does not see
+        if stop is None:  # the hourly trend ends with the current hour: not past its end
+            next_hour_seconds = (trend_last + timedelta(hours=1) - _wall_now()).total_seconds()
+            until = min(until, time.monotonic() + next_hour_seconds)
+        remember(request, body, {"X-Stats-Cache": "hit"}, found, clock, until=until, counter="stats_cache_hits")
     # The cache holds the validated, serialised answer: a hit costs no model work at all.
     return Response(body, media_type="application/json", headers={"X-Stats-Cache": "hit" if hit else "miss"})
+
+
+def _wall_now() -> datetime:
+    """Now as naive UTC with microseconds (``utcnow`` truncates to whole seconds)."""
+    return datetime.now(UTC).replace(tzinfo=None)

@@ -446,10 +446,12 @@ def list_tickets(
         return ticket_page(repo, q, sort=sort, limit=page_size or limit, cursor=cursor, page=page,
                            include_total=include_total).model_dump_json().encode()
 
-    from deskpulse.serve.routes.stats import cached
+    from deskpulse.serve.memo import remember
+    from deskpulse.serve.routes.stats import cached, tenant_clock
 
-    body, hit = cached(request, "list_cache", (repo.store.url, repo.tenant_id, "tickets",
-                                               tuple(sorted(request.query_params.multi_items()))), repo, compute)
+    key = (repo.store.url, repo.tenant_id, "tickets", tuple(sorted(request.query_params.multi_items())))
+    body, hit, found = cached(request, "list_cache", key, repo, compute)
+    remember(request, body, {"X-List-Cache": "hit"}, found, tenant_clock(repo))
     return Response(body, media_type="application/json", headers={"X-List-Cache": "hit" if hit else "miss"})
 
 
