@@ -532,6 +532,19 @@ def _compute(
     return EngineResult(_with_ids(ticket_metrics, ids), _with_ids(ticket_sla, ids), _with_ids(segments, ids), notes)
 
 
+def _run_starts(keys: np.ndarray) -> np.ndarray:
+    """For sorted ``keys``: True where a run of equal keys starts (a ticket's first row)."""
+    first = np.ones(len(keys), dtype=bool)
+    first[1:] = keys[1:] != keys[:-1]
+    return first
+
+
+def _rank_in_runs(first: np.ndarray) -> np.ndarray:
+    """1-based position of each row within its run (``first`` from :func:`_run_starts`)."""
+    k = np.arange(len(first), dtype=np.int64)
+    return k - np.maximum.accumulate(np.where(first, k, 0)) + 1 if len(k) else k
+
+
 #: Status codes of the timeline (indices into :data:`_STATUSES`).
 _NEW, _OPEN, _PENDING, _HOLD, _SOLVED, _CLOSED = range(6)
 _NO_TIME = np.iinfo(np.int64).min
@@ -565,8 +578,7 @@ def _status_timeline(
     order = np.lexsort((ord_, t_s, ticket))
     ticket, t_s, ord_, f, code = ticket[order], t_s[order], ord_[order], f[order], code[order]
     n = len(ticket)
-    first = np.ones(n, dtype=bool)
-    first[1:] = ticket[1:] != ticket[:-1]
+    first = _run_starts(ticket)
     last = np.ones(n, dtype=bool)
     last[:-1] = first[1:]
     starts = np.flatnonzero(first)
@@ -574,7 +586,6 @@ def _status_timeline(
     pol_tk = _np(tk, "pol").astype(np.int64, copy=False)
     pol = pol_tk[pos]
     prev = np.empty(n, dtype=np.int64)
-    prev[0:1] = -1
     prev[1:] = code[:-1]
     prev[first] = -1
     end_s = np.empty(n, dtype=np.int64)
@@ -584,26 +595,26 @@ def _status_timeline(
     end_f[last] = _np(tk, "f_asof").astype(np.int64, copy=False)[pos[last]]
     # paused[pol + 1, status]: the policy pauses its clock in that status (pol -1: no policy)
     paused = np.zeros((n_policies + 1, len(_STATUSES)), dtype=bool)
+    names = _STATUSES.to_pylist()
     for i, name in pause_pairs:
-        if name in _STATUSES.to_pylist():
-            paused[i + 1, _STATUSES.to_pylist().index(name)] = True
+        if name in names:
+            paused[i + 1, names.index(name)] = True
     unsolved = code < _SOLVED
     in_pause = paused[pol + 1, code]
     is_running = unsolved & ~in_pause
     is_paused = unsolved & in_pause
-    statuses = _STATUSES
     st = pa.table({
         "ticket_id": ticket,
         "t_s": t_s,
         "ord": ord_,
-        "status": statuses.take(pa.array(code)),
+        "status": _STATUSES.take(pa.array(code)),
         "f": f,
         "pol": pol,
         "cal": _np(tk, "cal").astype(np.int64, copy=False)[pos],
-        "prev_status": statuses.take(pa.array(np.maximum(prev, 0), mask=prev < 0)),
+        "prev_status": _STATUSES.take(pa.array(np.maximum(prev, 0), mask=prev < 0)),
         "end_s": end_s,
         "end_f": end_f,
-        "seg": np.arange(n, dtype=np.int64) - starts[pos] + 1,
+        "seg": _rank_in_runs(first),
         "is_running": is_running,
         "is_paused": is_paused,
     })
@@ -621,7 +632,7 @@ def _status_timeline(
     working = (code == _NEW) | (code == _OPEN)
     sa = pa.table({
         "ticket_id": ticket[starts],
-        "status_at_as_of": statuses.take(pa.array(code[last])),
+        "status_at_as_of": _STATUSES.take(pa.array(code[last])),
         "final_solve_s": pa.array(solve_s, pa.int64(), mask=solve_s == _NO_TIME),
         "final_solve_f": pa.array(solve_f, pa.int64(), mask=solve_f == _NO_TIME),
         "reopens": total(np.ones(n, np.int64), (prev == _SOLVED) & unsolved),
@@ -637,11 +648,6 @@ def _status_timeline(
         "wk_b": total(dur_b, working),
     })
     return st, sa
-
-
-def _first_after(key: np.ndarray, probe: np.ndarray) -> np.ndarray:
-    """For each ``probe``, the index of the first ``key`` strictly greater (``len(key)``: none)."""
-    return np.searchsorted(key, probe, side="right")
 
 
 def _reply_clocks(tk: pa.Table, ev: pa.Table, st: pa.Table) -> tuple[pa.Table, pa.Table, pa.Table]:
@@ -678,22 +684,24 @@ def _reply_clocks(tk: pa.Table, ev: pa.Table, st: pa.Table) -> tuple[pa.Table, p
     a_tk = np.concatenate([ev_tk[c_rows], _np(st, "ticket_id").astype(np.int64, copy=False)[s_rows]])
     a_t = np.concatenate([ev_t[c_rows], _np(st, "t_s").astype(np.int64, copy=False)[s_rows]])
     a_f = np.concatenate([ev_f[c_rows], _np(st, "f").astype(np.int64, copy=False)[s_rows]])
+    a_ord = np.concatenate([ev_ord[c_rows], _np(st, "ord").astype(np.int64, copy=False)[s_rows]])
     a_u = np.concatenate([ev_u[c_rows], np.zeros(n_s, dtype=bool)])
     a_reply = np.concatenate([ev_a[c_rows], np.zeros(n_s, dtype=bool)])
     a_a = a_reply | np.concatenate([np.zeros(n_c, dtype=bool), np.ones(n_s, dtype=bool)])
     acts = pa.table({
         "ticket_id": a_tk, "t_s": a_t,
-        "ord": np.concatenate([ev_ord[c_rows], _np(st, "ord").astype(np.int64, copy=False)[s_rows]]),
+        "ord": a_ord,
         "f": a_f, "is_u": a_u, "is_agent_reply": a_reply, "is_a": a_a,
     })
 
     tk_ids = _np(tk, "ticket_id").astype(np.int64, copy=False)
     n_tk = len(tk_ids)
+    a_pos = np.searchsorted(tk_ids, a_tk)  # each activity's ticket, as a position in tk
     created = _np(tk, "created_s").astype(np.int64, copy=False)
     # agent-created: the earliest public comment by (t_s, ord), at created_at, is an agent's
     pc_rows = np.flatnonzero(is_comment)
     o = pc_rows[np.lexsort((ev_ord[pc_rows], ev_t[pc_rows], ev_tk[pc_rows]))]
-    first_c = o[np.r_[True, ev_tk[o][1:] != ev_tk[o][:-1]]] if len(o) else o
+    first_c = o[_run_starts(ev_tk[o])]
     pos_c = np.searchsorted(tk_ids, ev_tk[first_c])
     agent_created = np.zeros(n_tk, dtype=bool)
     agent_created[pos_c] = (ev_t[first_c] == created[pos_c]) & ev_a[first_c]
@@ -701,7 +709,7 @@ def _reply_clocks(tk: pa.Table, ev: pa.Table, st: pa.Table) -> tuple[pa.Table, p
     u_rows = np.flatnonzero(a_u)
     u_t = np.full(n_tk, np.iinfo(np.int64).max, dtype=np.int64)
     u_f = np.full(n_tk, np.iinfo(np.int64).max, dtype=np.int64)
-    u_pos = np.searchsorted(tk_ids, a_tk[u_rows])
+    u_pos = a_pos[u_rows]
     np.minimum.at(u_t, u_pos, a_t[u_rows])
     np.minimum.at(u_f, u_pos, a_f[u_rows])
     has_u = u_t != np.iinfo(np.int64).max
@@ -716,7 +724,8 @@ def _reply_clocks(tk: pa.Table, ev: pa.Table, st: pa.Table) -> tuple[pa.Table, p
     t_hi = int(max(a_t.max() if len(a_t) else 0, start_s[start_ok].max() if start_ok.any() else 0))
     width = t_hi - t_lo + 2
     a_key = a_tk[a_rows] * width + (a_t[a_rows] - t_lo)
-    j = _first_after(a_key, tk_ids * width + (np.where(start_ok, start_s, t_lo) - t_lo))
+    # the first agent activity strictly after the start (len(a_rows): none)
+    j = np.searchsorted(a_key, tk_ids * width + (np.where(start_ok, start_s, t_lo) - t_lo), side="right")
     jj = np.minimum(j, max(len(a_rows) - 1, 0))
     stop_ok = start_ok & (j < len(a_rows))
     if len(a_rows):
@@ -726,19 +735,15 @@ def _reply_clocks(tk: pa.Table, ev: pa.Table, st: pa.Table) -> tuple[pa.Table, p
     # Zendesk's first reply time: created_at -> the first public agent comment after it; on
     # agent-created tickets the second one (the first is the opening); and the reply count
     r_rows = np.flatnonzero(a_reply)
-    replies = np.bincount(np.searchsorted(tk_ids, a_tk[r_rows]), minlength=n_tk).astype(np.int64)
-    r_rows = r_rows[a_t[r_rows] >= created[np.searchsorted(tk_ids, a_tk[r_rows])]]
-    a_ord = acts.column("ord").to_numpy()
+    replies = np.bincount(a_pos[r_rows], minlength=n_tk).astype(np.int64)
+    r_rows = r_rows[a_t[r_rows] >= created[a_pos[r_rows]]]
     r_rows = r_rows[np.lexsort((a_ord[r_rows], a_t[r_rows], a_tk[r_rows]))]
-    r_first = np.r_[True, a_tk[r_rows][1:] != a_tk[r_rows][:-1]] if len(r_rows) else np.zeros(0, dtype=bool)
-    r_k = np.arange(len(r_rows), dtype=np.int64)
-    r_rank = r_k - np.maximum.accumulate(np.where(r_first, r_k, 0)) + 1 if len(r_rows) else r_k
-    r_pos = np.searchsorted(tk_ids, a_tk[r_rows])
-    r_pick = r_rows[r_rank == np.where(agent_created[r_pos], 2, 1)]
+    r_rank = _rank_in_runs(_run_starts(a_tk[r_rows]))
+    r_pick = r_rows[r_rank == np.where(agent_created[a_pos[r_rows]], 2, 1)]
     reply_ok = np.zeros(n_tk, dtype=bool)
     reply_s = np.zeros(n_tk, dtype=np.int64)
     reply_f = np.zeros(n_tk, dtype=np.int64)
-    pick_pos = np.searchsorted(tk_ids, a_tk[r_pick])
+    pick_pos = a_pos[r_pick]
     reply_ok[pick_pos] = True
     reply_s[pick_pos] = a_t[r_pick]
     reply_f[pick_pos] = a_f[r_pick]
@@ -757,8 +762,7 @@ def _reply_clocks(tk: pa.Table, ev: pa.Table, st: pa.Table) -> tuple[pa.Table, p
     })
 
     # next reply: activity after the first-reply stop, one row per (ticket, instant)
-    pos_a = np.searchsorted(tk_ids, a_tk)
-    after = stop_ok[pos_a] & (a_t > stop_s[pos_a])
+    after = stop_ok[a_pos] & (a_t > stop_s[a_pos])
     x = np.flatnonzero(after)
     x = x[np.lexsort((a_t[x], a_tk[x]))]
     x_tk, x_t = a_tk[x], a_t[x]
@@ -776,9 +780,7 @@ def _reply_clocks(tk: pa.Table, ev: pa.Table, st: pa.Table) -> tuple[pa.Table, p
         g_tk = g_t = g_f = empty
         g_u = g_a = np.zeros(0, dtype=bool)
     n_g = len(g_tk)
-    first_g = np.ones(n_g, dtype=bool)
-    if n_g > 1:
-        first_g[1:] = g_tk[1:] != g_tk[:-1]
+    first_g = _run_starts(g_tk)
     rows = np.arange(n_g, dtype=np.int64)
     is_reset = g_u != g_a  # only one side acted: the state is set
     is_flip = g_u & g_a  # both acted: the state flips
@@ -798,16 +800,9 @@ def _reply_clocks(tk: pa.Table, ev: pa.Table, st: pa.Table) -> tuple[pa.Table, p
     starts = np.flatnonzero(g_u & (state_before == 0))
     stops = np.flatnonzero(g_a & (state_before == 1))
 
-    def rank(idx: np.ndarray) -> np.ndarray:
-        """1-based number of each row among the selected rows of its ticket."""
-        if not len(idx):
-            return empty
-        first = np.r_[True, g_tk[idx][1:] != g_tk[idx][:-1]]
-        k = np.arange(len(idx), dtype=np.int64)
-        return k - np.maximum.accumulate(np.where(first, k, 0)) + 1
-
     # starts and stops alternate per ticket, so the k-th stop closes the k-th start
-    k_start, k_stop = rank(starts), rank(stops)
+    k_start = _rank_in_runs(_run_starts(g_tk[starts]))
+    k_stop = _rank_in_runs(_run_starts(g_tk[stops]))
     stop_key = g_tk[stops] * (n_g + 1) + k_stop
     want = g_tk[starts] * (n_g + 1) + k_start
     at = np.searchsorted(stop_key, want)
@@ -901,12 +896,9 @@ def _segments(tk: pa.Table, ev: pa.Table, as_of_s: int) -> pa.Table:
     n = n_tk + n_h
     rows = np.arange(n, dtype=np.int64)
     ticket_o, t_o, f_o = ticket[order], t_s[order], f[order]
-    first = np.ones(n, dtype=bool)
-    if n > 1:
-        first[1:] = ticket_o[1:] != ticket_o[:-1]
+    first = _run_starts(ticket_o)
     last = np.ones(n, dtype=bool)
     last[:-1] = first[1:]
-    start_row = np.maximum.accumulate(np.where(first, rows, 0))
     filled = {}
     for name, (src, is_set_h) in sources.items():
         is_set = np.concatenate([np.ones(n_tk, dtype=bool), is_set_h])[order]
@@ -923,7 +915,7 @@ def _segments(tk: pa.Table, ev: pa.Table, as_of_s: int) -> pa.Table:
     return pa.table(
         {
             "ticket_id": ticket_o,
-            "segment": (rows - start_row + 1).astype(np.int32),
+            "segment": _rank_in_runs(first).astype(np.int32),
             "t_s": t_o,
             "ord": ord_[order],
             "f": f_o,
