@@ -847,18 +847,27 @@ def _create_view(
     )
 
 
-def stage_tickets(
-    con: duckdb.DuckDBPyConnection, src: Source, plan: Plan, table: str = "_dp_v_tickets"
-) -> Staged:
-    """Validate tickets into ``table``; duplicate ids are rejected as in :func:`validate_tickets`
-    (latest updated_at wins, ties -> the later row). The valid rows are the view ``<table>_ok``."""
+def _stage_start(
+    con: duckdb.DuckDBPyConnection, src: Source, plan: Plan, table: str
+) -> tuple[int, int, str, list[pa.Table], str]:
+    """The common first steps of :func:`stage_tickets` and :func:`stage_events`: validate the
+    plan into ``table``; returns (rows, rows with a bad value, the row-number SQL, the rejects
+    so far, the name of the cleared ``<table>_drop`` table for the rows a later check drops)."""
     n, n_bad = stage_plan(con, src, plan, table)
-    row = _row_sql(src)
     parts = [_malformed(src)]
     if n_bad:
         parts.append(_staged_rejects(con, src, table))
     drop = f"{table}_drop"
     run(con, f"DROP TABLE IF EXISTS {drop}")
+    return n, n_bad, _row_sql(src), parts, drop
+
+
+def stage_tickets(
+    con: duckdb.DuckDBPyConnection, src: Source, plan: Plan, table: str = "_dp_v_tickets"
+) -> Staged:
+    """Validate tickets into ``table``; duplicate ids are rejected as in :func:`validate_tickets`
+    (latest updated_at wins, ties -> the later row). The valid rows are the view ``<table>_ok``."""
+    n, n_bad, row, parts, drop = _stage_start(con, src, plan, table)
     run(
         con,
         render(
@@ -913,13 +922,7 @@ def stage_events(
     """Validate events into ``table``; events whose ticket_id is not among ``ids_sql`` (SQL
     giving a ``ticket_id`` column: this import's valid tickets and the store's) are rejected,
     as in :func:`validate_events`. The valid rows, with ``seq``, are the view ``<table>_ok``."""
-    n, n_bad = stage_plan(con, src, plan, table)
-    row = _row_sql(src)
-    parts = [_malformed(src)]
-    if n_bad:
-        parts.append(_staged_rejects(con, src, table))
-    drop = f"{table}_drop"
-    run(con, f"DROP TABLE IF EXISTS {drop}")
+    n, n_bad, row, parts, drop = _stage_start(con, src, plan, table)
     stmt = render(
         """
         CREATE TEMP TABLE {drop} AS
