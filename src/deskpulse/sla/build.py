@@ -76,6 +76,8 @@ UNION SELECT ticket_id FROM ticket_sla WHERE stopped_at IS NULL AND status <> 'n
 _CHANGED_SQL = _LOADED_SQL + _OPEN_SQL
 #: Temp table holding the ticket ids an incremental build recomputes (not a tenant table).
 _IDS_TABLE = "_dp_build_ids"
+#: The tables a build writes, each keyed by ticket_id.
+_OUTPUT_TABLES = ("ticket_metrics", "ticket_sla", "ticket_segments")
 #: Event columns the engine reads (``actor_id`` and ``field`` stay in the store).
 _ENGINE_EVENT_COLUMNS = ("ticket_id", "event_at", "kind", "actor", "public", "from_value", "to_value", "seq")
 
@@ -224,31 +226,32 @@ def build(
             replace = None
         parts = _partitions(ids, engine.PARTITION_TICKETS)
         no_ids = pa.array([], pa.string())
-        written = 0
+
+        def clear() -> None:
+            """Delete what this build replaces: all the tenant's rows, or the changed tickets'."""
+            for table in _OUTPUT_TABLES:
+                repo.delete_rows(table, ticket_ids=replace)
 
         def write(result: EngineResult) -> None:
-            nonlocal written
             for key, value in result.notes.items():
                 notes[key] = notes.get(key, 0) + value
-            # the first write replaces (all rows, or the changed tickets'), the others append
-            target = replace if written == 0 else no_ids
-            repo.replace_rows("ticket_metrics", result.ticket_metrics, ticket_ids=target)
-            repo.replace_rows("ticket_sla", result.ticket_sla, ticket_ids=target)
-            repo.replace_rows("ticket_segments", result.ticket_segments, ticket_ids=target)
-            written += 1
+            for table in _OUTPUT_TABLES:
+                repo.replace_rows(table, getattr(result, table), ticket_ids=no_ids)  # appends
 
         if not parts:  # nothing to compute: still clear what has to go
-            write(compute(_empty_tickets(), _empty_events(), sla, as_of_s))
+            clear()
         # Pipelined: the engine computes partition k (its own in-memory DuckDB, in a worker
         # thread) while this thread writes partition k-1 and loads k+1 through the store's
         # connection, which only this thread touches. Writes keep partition order.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="deskpulse-engine") as pool:
             pending: Future[EngineResult] | None = None
-            for part in parts:
+            for k, part in enumerate(parts):
                 tickets, events = _load_partition(repo, part, as_of, changed_only=incremental)
                 recomputed += tickets.num_rows
                 future = pool.submit(compute, tickets, events, sla, as_of_s)
                 del tickets, events
+                if k == 0:  # the deletes overlap the first partition's engine run
+                    clear()
                 if pending is not None:
                     write(pending.result())
                     pending = None
@@ -267,6 +270,10 @@ def build(
             {"t": repo.tenant_id, "built": utcnow(), "as_of": as_of, "hash": cfg.fingerprint,
              "lt": loaded_through, "n": total},
         )
+    if not incremental:
+        # A full build appends each partition's rows as row groups of their own; compacting them
+        # now (DuckDB) keeps that work out of the next, small, build's commit.
+        store.checkpoint()
     status_rows = repo.rows("SELECT status, count(*) FROM ticket_sla GROUP BY status")
     summary = BuildSummary(
         tenant=repo.tenant_id,

@@ -191,6 +191,12 @@ class Store:
             self._in_tx = 0
             self._raw("COMMIT")
 
+    def checkpoint(self) -> None:
+        """Write DuckDB's log into the database file and compact what changed (no-op on PostgreSQL)."""
+        if self.dialect == "duckdb" and not self.read_only:
+            with self._lock:
+                self._raw("CHECKPOINT")
+
     def _raw(self, sql: str) -> None:
         self._con.execute(sql)
 

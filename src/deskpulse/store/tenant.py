@@ -534,17 +534,13 @@ class TenantStore:
             self.store.execute("DROP TABLE _dp_stage_events")
         return UpsertCounts(inserted=int(inserted), unchanged=n - int(inserted))
 
-    def replace_rows(
-        self, table: str, data: pa.Table, *, ticket_ids: pa.Array | None = None
-    ) -> int:
-        """Replace this tenant's rows of a derived table (all, or only those of ``ticket_ids``)."""
+    def delete_rows(self, table: str, *, ticket_ids: pa.Array | None = None) -> None:
+        """Delete this tenant's rows of a derived table (all, or only those of ``ticket_ids``)."""
         if table not in TENANT_TABLES or table in ("tickets", "ticket_events"):
             from deskpulse.errors import UsageError
 
             raise UsageError(f"{table!r} is not a derived table")
         p = {"tenant": self.tenant_id}
-        n = data.num_rows
-        data = data.append_column("tenant_id", pa.array([self.tenant_id] * n, pa.string()))
         with self.store.transaction():
             if ticket_ids is None:
                 self.store.execute(f"DELETE FROM {table} WHERE tenant_id = $tenant", p)  # noqa: S608
@@ -552,12 +548,22 @@ class TenantStore:
                 self.store.execute("DROP TABLE IF EXISTS _dp_stage_ids")
                 self.store.execute("CREATE TEMP TABLE _dp_stage_ids (ticket_id VARCHAR)")
                 self.store.insert_arrow("_dp_stage_ids", pa.table({"ticket_id": ticket_ids}))
-                self.store.execute(
-                    f"DELETE FROM {table} WHERE tenant_id = $tenant "  # noqa: S608 - checked name
-                    "AND ticket_id IN (SELECT ticket_id FROM _dp_stage_ids)",
+                self.store.execute(  # a join deletes cheaper than IN (subquery) on DuckDB
+                    f"DELETE FROM {table} USING _dp_stage_ids i "  # noqa: S608 - checked name
+                    f"WHERE {table}.tenant_id = $tenant AND {table}.ticket_id = i.ticket_id",
                     p,
                 )
                 self.store.execute("DROP TABLE _dp_stage_ids")
+
+    def replace_rows(
+        self, table: str, data: pa.Table, *, ticket_ids: pa.Array | None = None
+    ) -> int:
+        """Replace this tenant's rows of a derived table (all, or only those of ``ticket_ids``;
+        an empty ``ticket_ids`` appends). Returns the rows written."""
+        n = data.num_rows
+        data = data.append_column("tenant_id", pa.array([self.tenant_id] * n, pa.string()))
+        with self.store.transaction():
+            self.delete_rows(table, ticket_ids=ticket_ids)
             return self.store.insert_arrow(table, data)
 
     def add_ticket(self, row: dict[str, Any], loaded_at: datetime) -> UpsertCounts:
