@@ -16,6 +16,7 @@ from typing import Any
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
+from deskpulse.instants import utcnow as utcnow  # re-exported for the routes
 from deskpulse.model import TICKET_COLUMNS
 from deskpulse.store import Store, TenantStore
 
@@ -166,8 +167,3 @@ def shape_row(row: Mapping[str, Any]) -> dict[str, Any]:
     if "requires_action" in out and isinstance(out["requires_action"], str):
         out["requires_action"] = out["requires_action"].lower() in ("t", "true", "1")
     return out
-
-
-def utcnow() -> datetime:
-    """Now as naive UTC, whole seconds (the store's convention)."""
-    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
