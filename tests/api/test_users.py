@@ -9,7 +9,7 @@ failure answers one generic message (no user enumeration); repeated failures loc
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -194,3 +194,31 @@ def test_the_users_table_is_a_tenant_table(store: Store) -> None:
     create_user(store, "globex", "mia", PASSWORD, "viewer")
     assert store.tenant("acme").rows("SELECT username FROM users") == [("liam",)]  # scoped reads
     assert store.execute("SELECT count(*) FROM users WHERE tenant_id IS NULL")[0][0] == 0
+
+
+def test_session_changes_stamp_sessions_valid_after(store: Store) -> None:
+    """Migration 0011: create, disable, enable and a new password stamp the instant (to the
+    microsecond) before which the user's login tokens are refused; enabling an enabled user or
+    a failed login changes nothing."""
+    from datetime import datetime
+
+    from deskpulse.serve.auth import AuthError
+    from deskpulse.serve.users import get_user, session_table, set_disabled, set_password
+
+    before = datetime.now(UTC).replace(tzinfo=None)
+    made = create_user(store, "acme", "nora", PASSWORD, "viewer")
+    assert made.sessions_valid_after is not None and made.sessions_valid_after >= before
+    at = datetime(2026, 5, 4, 3, 2, 1, 654321)
+    assert set_disabled(store, "acme", "nora", True, now=at).sessions_valid_after == at
+    later = at + timedelta(milliseconds=1)
+    assert set_disabled(store, "acme", "nora", False, now=later).sessions_valid_after == later
+    assert set_disabled(store, "acme", "nora", False, now=later + timedelta(seconds=5)).sessions_valid_after == later
+    with pytest.raises(AuthError):
+        authenticate(store, "nora", "wrong password")
+    assert get_user(store, "acme", "nora").sessions_valid_after == later
+    assert set_password(store, "acme", "nora", PASSWORD + "!").sessions_valid_after > later
+    create_user(store, "globex", "omar", PASSWORD, "viewer")
+    set_disabled(store, "globex", "omar", True)
+    table = session_table(store)
+    assert table[("globex", "omar")] == datetime.max and ("acme", "omar") not in table
+    assert table[("acme", "nora")] == get_user(store, "acme", "nora").sessions_valid_after

@@ -96,3 +96,46 @@ def test_0010_downgrade_restores_the_md5_event_key(db_url: str) -> None:
         assert store.tenant("acme").count("ticket_events") == 4
     finally:
         store.close()
+
+
+def test_0011_sessions_valid_after_goes_and_comes_back(db_url: str) -> None:
+    """Migration 0011 adds ``users.sessions_valid_after`` (microseconds kept); going back to 0010
+    drops only that column (the users stay), and 0011 adds it again, empty."""
+    from datetime import datetime
+
+    from deskpulse.serve.users import authenticate, create_user, get_user, set_disabled
+
+    def columns(store: object) -> set[str]:
+        return {r[0] for r in store.execute(  # type: ignore[attr-defined]
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_name = 'users' AND table_schema = current_schema()")}
+
+    password = "correct horse battery"
+    store = open_store(db_url)
+    try:
+        create_user(store, "acme", "kim", password, "viewer")
+        ended = datetime(2026, 3, 1, 9, 30, 15, 123456)
+        assert set_disabled(store, "acme", "kim", True, now=ended).sessions_valid_after == ended
+        set_disabled(store, "acme", "kim", False, now=ended)
+    finally:
+        store.close()
+    _alembic(db_url, ("downgrade", "0010"))
+    engine = sa.create_engine(db_url if db_url.startswith("postgresql") else f"duckdb:///{db_url}")
+    try:
+        with engine.connect() as conn:
+            cols = {r[0] for r in conn.exec_driver_sql(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_name = 'users' AND table_schema = current_schema()")}
+            rows = list(conn.exec_driver_sql("SELECT tenant_id, username, disabled FROM users"))
+    finally:
+        engine.dispose()
+    assert "sessions_valid_after" not in cols and "password_hash" in cols
+    assert [tuple(r) for r in rows] == [("acme", "kim", False)]
+    _alembic(db_url, ("upgrade", "head"))
+    store = open_store(db_url)
+    try:
+        assert "sessions_valid_after" in columns(store)
+        assert get_user(store, "acme", "kim").sessions_valid_after is None
+        assert authenticate(store, "kim", password).subject == "kim"
+    finally:
+        store.close()

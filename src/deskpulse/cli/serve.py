@@ -215,7 +215,8 @@ def user_list(tenant: TenantOpt = None, db: DbOpt = None,
 @handle_errors
 def user_set_password(username: Annotated[str, typer.Argument(help="Login name.")],
                       tenant: TenantOpt = None, db: DbOpt = None) -> None:
-    """Replace a user's password (prompt or DESKPULSE_USER_PASSWORD); lifts a lockout."""
+    """Replace a user's password (prompt or DESKPULSE_USER_PASSWORD); lifts a lockout and ends the
+    user's open sessions (their login tokens stop working within a second)."""
     from deskpulse.serve.users import set_password
 
     store, tenant_id = _store(db, tenant)
@@ -228,7 +229,8 @@ def user_set_password(username: Annotated[str, typer.Argument(help="Login name."
 def user_disable(username: Annotated[str, typer.Argument(help="Login name.")],
                  enable: Annotated[bool, typer.Option("--enable", help="Enable again instead.")] = False,
                  tenant: TenantOpt = None, db: DbOpt = None) -> None:
-    """Stop a user from logging in (tokens already issued stay valid until they expire)."""
+    """Stop a user from logging in; their login tokens stop working within a second (--enable
+    revives none of them: the user logs in again)."""
     from deskpulse.serve.users import set_disabled
 
     store, tenant_id = _store(db, tenant)
@@ -240,7 +242,7 @@ def user_disable(username: Annotated[str, typer.Argument(help="Login name.")],
 @handle_errors
 def user_remove(username: Annotated[str, typer.Argument(help="Login name.")],
                 tenant: TenantOpt = None, db: DbOpt = None) -> None:
-    """Delete a dashboard user."""
+    """Delete a dashboard user (their login tokens stop working within a second)."""
     from deskpulse.serve.users import remove_user
 
     store, tenant_id = _store(db, tenant)

@@ -17,7 +17,9 @@ Correctness rests on three rules:
   string: a request that differs in any of them goes the normal way (and is validated there).
 - **The caller is recognised only from a token already verified** by this process
   (:func:`~deskpulse.serve.auth.known_principal`: signature and claims checked once, expiry
-  checked on every use). An unknown, forged or expired token goes the normal way (401).
+  checked on every use; a login token only while the process's users snapshot, at most a
+  second old, shows its session open). An unknown, forged or expired token, or a login token
+  whose user was disabled, removed or got a new password, goes the normal way (401).
 - **An answer is served only while its cache entry would be fresh**: it was validated
   against a data version of the tenant's clock (``routes/stats.py: TenantClock``), and it
   is valid while the clock still holds that version, read less than the revalidation
@@ -192,7 +194,7 @@ class AnswerMemoMiddleware:
         if scope["type"] == "http" and scope["method"] == "GET" and len(self.memo):
             token = _bearer(scope)
             secret = self.settings.jwt_secret.get_secret_value() if token else ""
-            caller = known_principal(secret, token) if token and secret else None
+            caller = known_principal(secret, token, scope.get("app")) if token and secret else None
             if caller is not None:
                 now = time.monotonic()
                 answer = self.memo.get((caller, scope["path"], scope.get("query_string", b"")), now)

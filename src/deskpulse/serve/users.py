@@ -19,6 +19,11 @@ Guessing is made slow and unrewarding:
 - :class:`LoginThrottle` limits failures per client address in this process (429), which also
   covers guessing over many usernames.
 
+Ending sessions: creating, disabling, enabling a user and changing its password set
+``sessions_valid_after`` (migration 0011) to that instant; a login token issued before it, or
+whose user is disabled or removed, answers 401 on every server process within a second
+(:class:`~deskpulse.serve.auth.UserSessions` reads :func:`session_table`).
+
 Passwords are never logged or echoed; the CLI reads them from a prompt or
 ``DESKPULSE_USER_PASSWORD``.
 """
@@ -35,11 +40,11 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from deskpulse.errors import ConflictError, DeskpulseError, NotFoundError, UsageError
-from deskpulse.serve.auth import AuthError, Principal, Role
+from deskpulse.serve.auth import AuthError, Principal, Role, SessionTable, sessions_changed
 from deskpulse.store import Store
 
 log = logging.getLogger(__name__)
@@ -139,13 +144,15 @@ class User:
     created_by: str | None
     created_at: datetime
     updated_at: datetime
+    #: login tokens issued before this instant are refused (naive UTC, microseconds)
+    sessions_valid_after: datetime | None
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
 _COLS: Final = ("tenant_id", "username", "role", "disabled", "failed_logins", "locked_until",
-                "last_login_at", "created_by", "created_at", "updated_at")
+                "last_login_at", "created_by", "created_at", "updated_at", "sessions_valid_after")
 
 
 def _user(row: tuple[Any, ...]) -> User:
@@ -161,6 +168,21 @@ def _now() -> datetime:
     return utcnow()
 
 
+def _instant() -> datetime:
+    """Now as naive UTC with microseconds: when sessions end (a token carries milliseconds)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def session_table(store: Store) -> SessionTable:
+    """Every user's session state, for :class:`~deskpulse.serve.auth.UserSessions`:
+    (tenant, username) -> the instant (naive UTC) a login token must be issued after
+    (``datetime.max`` when disabled, ``datetime.min`` when no session was ever ended). One
+    query over all tenants; no conversion per row (≈ 1 ms per thousand users)."""
+    rows = store.execute("SELECT tenant_id, username, disabled, sessions_valid_after FROM users")
+    ended, never = datetime.max, datetime.min
+    return {(tenant, name): ended if disabled else after or never for tenant, name, disabled, after in rows}
+
+
 def create_user(store: Store, tenant: str, username: str, password: str, role: Role | str, *,
                 created_by: str | None = None, now: datetime | None = None) -> User:
     """Store a new user of ``tenant``; ConflictError when the username is taken (on any tenant)."""
@@ -170,12 +192,15 @@ def create_user(store: Store, tenant: str, username: str, password: str, role: R
     now = now or _now()
     if store.execute("SELECT 1 FROM users WHERE username = $u", {"u": name}):
         raise ConflictError(f"the username {name!r} is taken", username=name)
+    # A username removed and created again must not revive the old user's tokens.
     store.execute(
         "INSERT INTO users (tenant_id, username, password_hash, role, disabled, failed_logins, "
-        "locked_until, last_login_at, created_by, created_at, updated_at) "
-        "VALUES ($t, $u, $h, $r, false, 0, NULL, NULL, $by, $now, $now)",
-        {"t": tenant, "u": name, "h": hash_password(password), "r": role.value, "by": created_by, "now": now},
+        "locked_until, last_login_at, created_by, created_at, updated_at, sessions_valid_after) "
+        "VALUES ($t, $u, $h, $r, false, 0, NULL, NULL, $by, $now, $now, $valid_after)",
+        {"t": tenant, "u": name, "h": hash_password(password), "r": role.value, "by": created_by, "now": now,
+         "valid_after": _instant()},
     )
+    sessions_changed()
     log.info("user %s created (tenant %s, role %s)", name, tenant, role.value)
     return get_user(store, tenant, name)
 
@@ -200,27 +225,39 @@ def list_users(store: Store, tenant: str) -> list[User]:
 
 
 def set_password(store: Store, tenant: str, username: str, password: str, *, now: datetime | None = None) -> User:
-    """Replace a user's password (and lift any lockout)."""
+    """Replace a user's password (and lift any lockout); the user's login tokens end (``now``:
+    the instant they end, default the current one to the microsecond)."""
     user = get_user(store, tenant, username)
     check_password(password)
+    ended = now or _instant()
     store.execute(
-        "UPDATE users SET password_hash = $h, failed_logins = 0, locked_until = NULL, updated_at = $now "
-        "WHERE tenant_id = $t AND username = $u",
-        {"h": hash_password(password), "now": now or _now(), "t": tenant, "u": user.username},
+        "UPDATE users SET password_hash = $h, failed_logins = 0, locked_until = NULL, updated_at = $now, "
+        "sessions_valid_after = $ended WHERE tenant_id = $t AND username = $u",
+        {"h": hash_password(password), "now": now or _now(), "ended": ended, "t": tenant, "u": user.username},
     )
+    sessions_changed()
     return get_user(store, tenant, user.username)
 
 
 def set_disabled(store: Store, tenant: str, username: str, disabled: bool, *, now: datetime | None = None) -> User:
+    """Disable a user (its login tokens end; it cannot log in) or enable it again. Enabling a
+    disabled user ends its sessions once more, so no token from before comes back (a login
+    that raced the disable included); enabling an enabled user changes nothing."""
     user = get_user(store, tenant, username)
-    store.execute("UPDATE users SET disabled = $d, updated_at = $now WHERE tenant_id = $t AND username = $u",
-                  {"d": disabled, "now": now or _now(), "t": tenant, "u": user.username})
+    if disabled or user.disabled:
+        store.execute(
+            "UPDATE users SET disabled = $d, updated_at = $now, sessions_valid_after = $ended "
+            "WHERE tenant_id = $t AND username = $u",
+            {"d": disabled, "now": now or _now(), "ended": now or _instant(), "t": tenant, "u": user.username})
+        sessions_changed()
     return get_user(store, tenant, user.username)
 
 
 def remove_user(store: Store, tenant: str, username: str) -> User:
+    """Delete a user: its login tokens end (their user no longer exists)."""
     user = get_user(store, tenant, username)
     store.execute("DELETE FROM users WHERE tenant_id = $t AND username = $u", {"t": tenant, "u": user.username})
+    sessions_changed()
     return user
 
 

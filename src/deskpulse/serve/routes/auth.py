@@ -1,8 +1,9 @@
 """``POST /api/v1/auth/token``: a username and password (a dashboard user) for a bearer token.
 
-The one API route that needs no token (it is how a user gets one). The answer is the same
-HS256 JWT ``deskpulse token create`` prints, for the user's own tenant and role, with the
-username as subject. Failures answer 401 with one generic message whatever went wrong
+The one API route that needs no token (it is how a user gets one). The answer is an HS256
+JWT like the one ``deskpulse token create`` prints, for the user's own tenant and role, with
+the username as subject, marked as a user's session (``usr``, ``iat_ms``): it stops working
+when the user is disabled, removed or gets a new password (``deskpulse.serve.auth``). Failures answer 401 with one generic message whatever went wrong
 (unknown user, wrong password, disabled or locked user: no user enumeration); too many
 failures from one client address answer 429 (``deskpulse.serve.users``).
 """
@@ -60,6 +61,13 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def login_token(secret: str, caller: Principal, ttl_seconds: int, *, now: float | None = None) -> str:
+    """The token of a password login (a user's session, see ``auth.UserSessions``); the
+    dashboard's login form issues the same. ``now``: the issue time (default: now)."""
+    return create_token(secret, tenant_id=caller.tenant_id, role=caller.role, subject=caller.subject,
+                        ttl_seconds=ttl_seconds, now=now, user_session=True)
+
+
 def password_login(request: Request, username: str, password: str) -> Principal:
     """Check a username/password against the store (throttled); AuthError / LoginThrottled."""
     secret: str = request.app.state.settings.jwt_secret.get_secret_value()
@@ -76,11 +84,13 @@ def password_login(request: Request, username: str, password: str) -> Principal:
 )
 def token_for_password(request: Request, body: Annotated[PasswordLogin, Body()]) -> AccessToken:
     """A bearer token for a dashboard user (`deskpulse user create`), for its tenant and role."""
+    # The issue time is taken before the password check: a password change the check did not
+    # see is then stamped later than the token and ends it too (unless that change's stamp and
+    # commit straddle this instant: milliseconds). A disable ends it whatever the times.
+    issued = time.time()
     caller = password_login(request, body.username, body.password)
     secret: str = request.app.state.settings.jwt_secret.get_secret_value()
-    now = int(time.time())
     ttl = body.ttl_hours * 3600
-    token = create_token(secret, tenant_id=caller.tenant_id, role=caller.role, subject=caller.subject,
-                         ttl_seconds=ttl, now=now)
-    return AccessToken(access_token=token, expires_at=datetime.fromtimestamp(now + ttl, UTC),
+    token = login_token(secret, caller, ttl, now=issued)
+    return AccessToken(access_token=token, expires_at=datetime.fromtimestamp(int(issued) + ttl, UTC),
                        tenant_id=caller.tenant_id, role=caller.role.value, subject=caller.subject)

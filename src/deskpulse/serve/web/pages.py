@@ -44,7 +44,7 @@ from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 from deskpulse.analytics.filters import DIMENSIONS, Filters
 from deskpulse.analytics.results import analysis_now, plain
 from deskpulse.errors import NotFoundError, UsageError
-from deskpulse.serve.auth import AuthError
+from deskpulse.serve.auth import AuthError, token_principal
 from deskpulse.serve.routes._shared import WHEN_PATTERN, in_list, invalid, parse_when
 from deskpulse.serve.routes.tickets import (
     MAX_LIMIT,
@@ -75,7 +75,6 @@ from deskpulse.serve.web.session import (
     jwt_secret,
     safe_next,
     token_of,
-    verify,
 )
 from deskpulse.serve.web.view import (
     OPEN_STATUSES,
@@ -193,12 +192,12 @@ def ui_root() -> RedirectResponse:
 
 
 @router.get(LOGIN_PATH)
-def login_form(request: Request) -> Response:
+async def login_form(request: Request) -> Response:
     target = safe_next(request.query_params.get("next"))
     token = token_of(request)
     if token:
         try:
-            verify(request, token)
+            await token_principal(request, token)
             return RedirectResponse(target, status_code=303)
         except AuthError:
             pass
@@ -240,8 +239,7 @@ async def login(request: Request) -> Response:
     """Start a session from a username and password (a dashboard user) or from a pasted token."""
     from starlette.concurrency import run_in_threadpool
 
-    from deskpulse.serve.auth import create_token
-    from deskpulse.serve.routes.auth import password_login
+    from deskpulse.serve.routes.auth import login_token, password_login
     from deskpulse.serve.users import LoginThrottled
 
     form = await _form(request)
@@ -257,15 +255,14 @@ async def login(request: Request) -> Response:
         except AuthError:
             return _login_page(request, target, 401, "Invalid username or password.", username)
         ttl = SESSION_HOURS * 3600
-        token = create_token(jwt_secret(request), tenant_id=principal.tenant_id, role=principal.role,
-                             subject=principal.subject, ttl_seconds=ttl)
+        token = login_token(jwt_secret(request), principal, ttl)  # a user session: ends with the user's
         log.info("dashboard login: user %s, tenant %s", principal.subject, principal.tenant_id)
         return _session(request, token, target, ttl)
     token = "".join(form.get("token", "").split())
     if token.lower().startswith("bearer"):
         token = token[6:]
     try:
-        caller = verify(request, token) if token else None
+        caller = await token_principal(request, token) if token else None
     except AuthError:
         caller = None
     if caller is None:

@@ -29,7 +29,7 @@ from fastapi.routing import APIRoute
 
 from deskpulse.config import AppConfig, load_config
 from deskpulse.errors import DeskpulseError
-from deskpulse.serve.auth import AuthError, Principal, decode_token
+from deskpulse.serve.auth import AuthError, Principal, token_principal
 from deskpulse.serve.deps import get_read_store, get_store
 from deskpulse.store import Store, TenantStore
 
@@ -81,21 +81,13 @@ def jwt_secret(request: Request) -> str:
     return secret
 
 
-def verify(request: Request, token: str) -> Principal:
-    """The principal of ``token`` (AuthError when it is forged, expired or the server has no secret)."""
-    secret = jwt_secret(request)
-    if not secret:
-        raise AuthError("the server has no DESKPULSE_JWT_SECRET: no token can be verified")
-    return decode_token(secret, token)
-
-
 async def page_principal(request: Request) -> Principal:
     """FastAPI dependency of every page: the logged-in caller, or :class:`LoginRequired`."""
     token = token_of(request)
     if token is None:
         raise LoginRequired()
     try:
-        caller = verify(request, token)
+        caller = await token_principal(request, token)  # a login token only while its user's session is open
     except AuthError as exc:
         raise LoginRequired("Your session has expired or its token is not valid: log in again.",
                             clear_cookie=True) from exc
