@@ -5,9 +5,10 @@ requires_action and classified_by, with the same rules as the sync (:mod:`.class
 ``loaded_at``. The tickets to classify are the tenant's tickets that import wrote (``loaded_at``
 from then on) and any never classified yet; tickets the import found unchanged keep their
 classification (a re-import of the same file reads nothing back). It is set-based: one query
-reads the columns the rules look at as Arrow, the rules run vectorised over it, the results are
-staged in one temporary table and one ``UPDATE … FROM`` writes the rows whose classification
-differs (``loaded_at`` is left alone: classification changes no SLA figure). A file import queues no notifications:
+reads the columns the rules look at as Arrow, the rules run vectorised over it (one pass over
+the text for a large import, see :mod:`.classify`), the results are staged in one temporary
+table and one ``UPDATE … FROM`` writes the rows whose classification differs (``loaded_at`` is
+left alone: classification changes no SLA figure). A file import queues no notifications:
 those are for tickets arriving from a helpdesk (history loaded from a file is not news).
 """
 
@@ -81,9 +82,11 @@ def classify_imported(repo: Any, loaded_at: datetime | None, rules: RuleSet | No
         store.insert_arrow(STAGE, classified)
         if store.dialect == "postgresql":
             store.execute(f"ANALYZE {STAGE}")
-        changed = int(store.execute(_COUNT_SQL, {"tenant": repo.tenant_id})[0][0])
-        if changed:
-            store.execute(_UPDATE_SQL, {"tenant": repo.tenant_id})
+            changed = int(store.execute(_COUNT_SQL, {"tenant": repo.tenant_id})[0][0])
+            if changed:
+                store.execute(_UPDATE_SQL, {"tenant": repo.tenant_id})
+        else:  # DuckDB's UPDATE returns its row count: no separate counting join
+            changed = int(store.execute(_UPDATE_SQL, {"tenant": repo.tenant_id})[0][0])
         store.execute(f"DELETE FROM {STAGE}")  # noqa: S608 - fixed name
     log.info("classified %d imported ticket(s) of tenant %s (%d changed)",
              tickets.num_rows, repo.tenant_id, changed)
