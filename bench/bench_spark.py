@@ -369,6 +369,8 @@ def growth(phases: list[Phase]) -> None:
     for p in phases:
         by_phase.setdefault(p.phase, []).append(p)
     for name, ps in by_phase.items():
+        if "session start" in name:  # a fixed cost (and a reused session at the second size)
+            continue
         for a, b in zip(ps, ps[1:], strict=False):
             k = b.tickets / a.tickets
             print(f"  {name}: {a.tickets:,} -> {b.tickets:,} tickets ({k:.2f}x): wall {b.wall_s / a.wall_s:.2f}x, "
