@@ -143,13 +143,19 @@ COMMANDS: list[list[str]] = [
 ]
 
 
-def bench_before_after(db: Path, before_db: Path, src: Path, runs: int) -> None:
+def selected(only: list[str]) -> list[list[str]]:
+    """The commands whose text contains one of ``only`` (all without)."""
+    return [c for c in COMMANDS if not only or any(o in " ".join(c) for o in only)]
+
+
+def bench_before_after(db: Path, before_db: Path, src: Path, runs: int,
+                       only: list[str] | None = None) -> None:
     """Each command with the other tree (``src``, on ``before_db``) and this one (on ``db``),
     alternately, so that both see the same machine load."""
     run_cli(before_db, ["backlog", "--days", "1"], src)  # its backlog_daily, untimed
     print("| command | before: wall best (s) | before: CPU (s) | after: wall best (s) | after: CPU (s) | CPU ratio |")
     print("|---|---|---|---|---|---|")
-    for args in COMMANDS:
+    for args in selected(only or []):
         b_wall, b_cpu, a_wall, a_cpu = [], [], [], []
         for _ in range(runs):
             w, c = run_cli(before_db, args, src)
@@ -163,8 +169,8 @@ def bench_before_after(db: Path, before_db: Path, src: Path, runs: int) -> None:
               flush=True)
 
 
-def bench_cli(db: Path, runs: int) -> list[tuple[str, float, float, float]]:
-    commands = COMMANDS
+def bench_cli(db: Path, runs: int, only: list[str] | None = None) -> list[tuple[str, float, float, float]]:
+    commands = selected(only or [])
     run_cli(db, ["backlog", "--days", "1"])  # builds backlog_daily once (timed separately)
     out = []
     for args in commands:
@@ -319,6 +325,9 @@ def main() -> None:
                          "tar -x -C /tmp/old` then /tmp/old/src), alternately with this one")
     ap.add_argument("--before-no-marts", action="store_true",
                     help="with --before-src: the other tree reads the built tables only (no marts)")
+    ap.add_argument("--only", action="append", default=[], metavar="TEXT",
+                    help="time only the commands containing TEXT, e.g. 'resolution' (repeatable)")
+    ap.add_argument("--skip-backlog", action="store_true", help="leave out backlog_daily (in process)")
     args = ap.parse_args()
     db = prepare(args.tickets)
     small = prepare(10_000, 180)
@@ -352,12 +361,14 @@ def main() -> None:
             print(f"before: marts written by {args.before_src} "
                   f"(cpu {c1.ru_utime - c0.ru_utime + c1.ru_stime - c0.ru_stime:.1f} s)")
         print(f"before ({args.before_src}) vs after (this tree), alternately:")
-        bench_before_after(work, before_db, args.before_src, args.runs)
+        bench_before_after(work, before_db, args.before_src, args.runs, args.only)
         before_db.unlink(missing_ok=True)
     print("CLI commands, end to end (fresh process each, --format json):")
-    cli = bench_cli(work, args.runs)
-    print("backlog_daily (in process):")
-    backlog_s, backlog_rows, backlog_cpu = bench_backlog(work, args.runs)
+    cli = bench_cli(work, args.runs, args.only)
+    backlog_s, backlog_rows, backlog_cpu = 0.0, 0, 0.0
+    if not args.skip_backlog:
+        print("backlog_daily (in process):")
+        backlog_s, backlog_rows, backlog_cpu = bench_backlog(work, args.runs)
 
     if args.skip_baseline:
         summary_table(cli, start, backlog_s, backlog_rows, backlog_cpu, None)
@@ -409,8 +420,9 @@ def summary_table(cli: list[tuple[str, float, float, float]], start: tuple[float
     for name, best, med, cpu in cli:
         print(f"| `deskpulse {name}` | {best:.2f} | {med:.2f} | {cpu:.2f} | ≤ 2 s | "
               f"{'yes' if best <= 2.0 else 'NO'} |")
-    print(f"| backlog_daily {backlog_rows:,} rows (2 y × 5 dims) | {backlog_s:.2f} | | {backlog_cpu:.2f} | "
-          f"≤ 3 s | {'yes' if backlog_s <= 3.0 else 'NO'} |")
+    if backlog_rows:  # not with --skip-backlog
+        print(f"| backlog_daily {backlog_rows:,} rows (2 y × 5 dims) | {backlog_s:.2f} | | {backlog_cpu:.2f} | "
+              f"≤ 3 s | {'yes' if backlog_s <= 3.0 else 'NO'} |")
     if base is not None:
         print(f"| 10k baseline / library | {base[0]:.2f} / {base[1]:.3f} | | | "
               f"ratio {base[0] / base[1]:,.0f}× | |")

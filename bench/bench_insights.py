@@ -1,7 +1,8 @@
 """Benchmark the insight commands (issue 5 items 5–7): next, risk model, forecast, staffing, topics.
 
 Usage: python bench/bench_insights.py [--tickets 1000000] [--store PATH] [--repeat 3]
-                                      [--baseline-tickets 10000]
+                                      [--baseline-tickets 10000] [--only TEXT]
+                                      [--before-src OTHER/src] [--skip-baselines]
 
 1. End to end on a big built store (default 1M tickets, cached under bench/.cache/insights_N/;
    ``--store`` copies an already-built DuckDB store there instead of generating, importing and
@@ -9,6 +10,8 @@ Usage: python bench/bench_insights.py [--tickets 1000000] [--store PATH] [--repe
    runs, next to the bare process start (``deskpulse --help``) measured in the same run.
    ``next`` is timed cold (``--refit``: the breach model is fitted) and warm (model cached per
    build). Target (issue 5): each ≤ 2 s including process start.
+   With ``--before-src`` the same commands of another source tree run first, alternately with
+   this tree's (before/after under the same load, outputs compared).
 2. Naive baselines on a 10k-ticket store, same run: the hot path of each command written as a
    pandas row loop (``iterrows``, scalar kernel calls, Python tokenising …) against the library's
    vectorised code on the same input, with the ratio and an equality check.
@@ -89,16 +92,51 @@ def wall(args: list[str], repeat: int, env: dict[str, str]) -> tuple[float, floa
     return min(times), statistics.median(times), min(cpus)
 
 
-def end_to_end(db: Path, roster: Path | None, repeat: int) -> None:
-    env = {**os.environ, "DESKPULSE_CACHE_DIR": str(db.parent / "model_cache")}
-    base = [*CLI, "--db", str(db), "--config", str(CONFIG)]
-    start_best, start_med, start_cpu = wall([*CLI, "--help"], repeat, env)
-    # what these commands import before any work (pandas, the calendar kernel, the store …)
-    imp_best, imp_med, imp_cpu = wall(
-        [sys.executable, "-c", "import deskpulse.cli, deskpulse.store, deskpulse.config, "
-         "deskpulse.analytics.risk, deskpulse.analytics.forecast, deskpulse.analytics.staffing"],
-        repeat, env)
-    commands: list[tuple[str, list[str]]] = [
+def _tree_cli() -> list[str]:
+    """The ``deskpulse`` command run from ``PYTHONPATH`` (another source tree)."""
+    return [sys.executable, "-c", "import sys; from deskpulse.cli.main import run; "
+            "sys.argv[0] = 'deskpulse'; run()"]
+
+
+def before_after(db: Path, roster: Path | None, repeat: int, src: Path, only: list[str]) -> None:
+    """Each command with another source tree (``src``, e.g. the last commit's) and this one,
+    alternately (same machine load), each with its own model cache; outputs compared."""
+    trees = {
+        "before": (_tree_cli(), {**os.environ, "PYTHONPATH": str(src),
+                                        "DESKPULSE_CACHE_DIR": str(db.parent / "model_cache_before")}),
+        "after": (CLI, {**os.environ, "DESKPULSE_CACHE_DIR": str(db.parent / "model_cache")}),
+    }
+    print(f"\n## Before ({src}) / after (this tree), alternately, {db}\n")
+    print("| command | before: wall best s | before: CPU s | after: wall best s | after: CPU s | "
+          "CPU ratio | same output | load |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, args in _commands(roster):
+        if only and not any(o in name for o in only):
+            continue
+        figures: dict[str, list[tuple[float, float]]] = {"before": [], "after": []}
+        outputs: dict[str, bytes] = {}
+        for _ in range(repeat):
+            for tree, (cli, env) in trees.items():
+                full = [*cli, "--db", str(db), "--config", str(CONFIG), *args, "--format", "json"]
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                t = time.perf_counter()
+                done = subprocess.run(full, capture_output=True, env=env, check=False)
+                seconds = time.perf_counter() - t
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                if done.returncode != 0:
+                    raise SystemExit(f"{tree} {' '.join(args)} failed: {done.stderr.decode()[-500:]}")
+                figures[tree].append((seconds, after.ru_utime - before.ru_utime
+                                      + after.ru_stime - before.ru_stime))
+                outputs[tree] = done.stdout
+        b_wall, b_cpu = min(w for w, _ in figures["before"]), min(c for _, c in figures["before"])
+        a_wall, a_cpu = min(w for w, _ in figures["after"]), min(c for _, c in figures["after"])
+        print(f"| `{name}` | {b_wall:.2f} | {b_cpu:.2f} | {a_wall:.2f} | {a_cpu:.2f} | "
+              f"{b_cpu / a_cpu:.2f}× | {'yes' if outputs['before'] == outputs['after'] else 'NO'} | "
+              f"{os.getloadavg()[0]:.1f} |", flush=True)
+
+
+def _commands(roster: Path | None) -> list[tuple[str, list[str]]]:
+    return [
         ("next (cold: fits the model)", ["next", "--limit", "20", "--refit"]),
         ("next (warm: model cached per build)", ["next", "--limit", "20"]),
         ("risk model", ["risk", "model"]),
@@ -108,6 +146,19 @@ def end_to_end(db: Path, roster: Path | None, repeat: int) -> None:
         ("topics --by group", ["topics", "--by", "group"]),
         ("topics --by week", ["topics", "--by", "week"]),
     ]
+
+
+def end_to_end(db: Path, roster: Path | None, repeat: int, only: list[str] | None = None) -> None:
+    env = {**os.environ, "DESKPULSE_CACHE_DIR": str(db.parent / "model_cache")}
+    base = [*CLI, "--db", str(db), "--config", str(CONFIG)]
+    start_best, start_med, start_cpu = wall([*CLI, "--help"], repeat, env)
+    # what these commands import before any work (pandas, the calendar kernel, the store …)
+    imp_best, imp_med, imp_cpu = wall(
+        [sys.executable, "-c", "import deskpulse.cli, deskpulse.store, deskpulse.config, "
+         "deskpulse.analytics.risk, deskpulse.analytics.forecast, deskpulse.analytics.staffing"],
+        repeat, env)
+    commands = [(name, args) for name, args in _commands(roster)
+                if not only or any(o in name for o in only)]
     load = os.getloadavg()[0]
     print(f"\n## End to end, {db} (load average {load:.1f} on {os.cpu_count()} cores)\n")
     print("Wall times include process start (a fresh `deskpulse … --format json` process each);"
@@ -326,11 +377,20 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--baseline-tickets", type=int, default=10_000)
     ap.add_argument("--skip-end-to-end", action="store_true")
+    ap.add_argument("--skip-baselines", action="store_true")
+    ap.add_argument("--only", action="append", default=[], metavar="TEXT",
+                    help="time only the commands whose name contains TEXT (repeatable)")
+    ap.add_argument("--before-src", type=Path, default=None,
+                    help="also time another source tree's commands (e.g. `git archive HEAD src | "
+                         "tar -x -C /tmp/old`, then /tmp/old/src), alternately with this one")
     args = ap.parse_args()
     if not args.skip_end_to_end:
         db, roster = ensure_store(args.tickets, args.store)
-        end_to_end(db, roster, args.repeat)
-    baselines(args.baseline_tickets)
+        if args.before_src:
+            before_after(db, roster, args.repeat, args.before_src, args.only)
+        end_to_end(db, roster, args.repeat, args.only)
+    if not args.skip_baselines:
+        baselines(args.baseline_tickets)
 
 
 if __name__ == "__main__":

@@ -7,19 +7,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from deskpulse.calendar.kernel import BusinessCalendar, calendar_for
-from deskpulse.calendar.spec import ALWAYS_CALENDAR_NAME
 from deskpulse.config import AppConfig
 from deskpulse.errors import UsageError
-from deskpulse.sla.policies import SlaConfig, load_sla_config
 from deskpulse.store import TenantStore
+
+if TYPE_CHECKING:  # imported when used: the SLA package pulls in the engine (and pandas)
+    from deskpulse.calendar.kernel import BusinessCalendar
+    from deskpulse.sla.policies import SlaConfig
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -99,6 +100,10 @@ def strings(column: pa.ChunkedArray | pa.Array, fill: str = "") -> ObjArray:
                       dtype=object)
 
 
+#: The last :meth:`SlaContext.load` (its config, the config's identity and fingerprint, the context).
+_LAST_CONTEXT: dict[str, tuple[AppConfig, tuple[int, str], SlaContext]] = {}
+
+
 @dataclass
 class SlaContext:
     """The SLA config of a tenant as the insights need it: calendars and pause statuses."""
@@ -108,11 +113,23 @@ class SlaContext:
 
     @classmethod
     def load(cls, cfg: AppConfig) -> SlaContext:
+        """The context of ``cfg``; the last one is kept (``next`` asks twice: queue and model)."""
+        from deskpulse.sla.policies import load_sla_config
+
+        key = (id(cfg), cfg.fingerprint)
+        last = _LAST_CONTEXT.get("last")
+        if last is not None and last[0] is cfg and last[1] == key:
+            return last[2]
         sla = load_sla_config(cfg)
-        return cls(sla=sla, pause_on={p.name: p.pause_on for p in sla.policies})
+        ctx = cls(sla=sla, pause_on={p.name: p.pause_on for p in sla.policies})
+        _LAST_CONTEXT["last"] = (cfg, key, ctx)
+        return ctx
 
     def calendar(self, name: str) -> BusinessCalendar:
         """The (process-wide cached) business calendar of a configured calendar name."""
+        from deskpulse.calendar.kernel import calendar_for
+        from deskpulse.calendar.spec import ALWAYS_CALENDAR_NAME
+
         if name == ALWAYS_CALENDAR_NAME:
             return calendar_for(ALWAYS_CALENDAR_NAME)
         return calendar_for(name, self.sla.calendars)

@@ -35,11 +35,11 @@ from deskpulse.analytics.results import (
     minutes,
     pct,
     plain,
+    quantiles_sql,
     ratio,
     require_as_of,
     row_dict,
     split_quantiles,
-    time_stats_sql,
 )
 from deskpulse.config import Thresholds
 from deskpulse.errors import UsageError
@@ -67,15 +67,42 @@ def _dims_sql() -> str:
     return ", ".join(parts)
 
 
-def _grouped_sql(base: str, aggregates: str, by: tuple[str, ...]) -> str:
-    """``base`` aggregated overall and per breakdown; adds ``dimension`` and ``value``."""
+def _grouped_sql(base: str, sums: Sequence[tuple[str, str, bool]],
+                 quantiles: Sequence[tuple[str, str, str | None]], by: tuple[str, ...],
+                 dialect: str) -> str:
+    """``base`` aggregated overall and per breakdown; adds ``dimension`` and ``value``.
+
+    ``sums`` (name, expression, is a count) are decomposable: they are aggregated once per
+    combination of the breakdown values (``rs_cell``, a few thousand rows instead of one per
+    ticket) and then summed per grouping set — one pass over the tickets instead of one per
+    set. ``quantiles`` (name, column, filter) need every value: :func:`quantiles_sql` over the
+    tickets per grouping set (``rs_q``), joined back on (dimension, value).
+    """
     sets = ", ".join(["()", *[f'("{b}")' for b in by]])
     label = " ".join(f"WHEN GROUPING(\"{b}\") = 0 THEN '{b}'" for b in by)
     value = "coalesce(" + ", ".join([*[f'"{b}"' for b in by], "'all'"]) + ")"
     dimension = f"CASE {label} ELSE 'all' END" if by else "'all'"
+    keys = ", ".join(f'"{b}"' for b in by)
+    cell_sums = ", ".join(f"{expr} AS {name}" for name, expr, _ in sums)
+    cells = (f"SELECT {keys}, {cell_sums} FROM b GROUP BY {keys}" if by  # noqa: S608 - fixed SQL text
+             else f"SELECT {cell_sums} FROM b")  # noqa: S608 - fixed SQL text
+    totals = ", ".join(
+        f"CAST(coalesce(sum({name}), 0) AS BIGINT) AS {name}" if is_count
+        else f"CAST(sum({name}) AS BIGINT) AS {name}"
+        for name, _, is_count in sums)
+    qs = ", ".join(quantiles_sql(column, name, where, dialect=dialect)
+                   for name, column, where in quantiles)
+    q_cols = ", ".join(f"q.{c}" for name, _, _ in quantiles
+                       for c in ((f"{name}_q",) if dialect == "duckdb"
+                                 else (f"{name}_median", f"{name}_p90")))
     return (
-        f"{base} SELECT {dimension} AS dimension, {value} AS value, {aggregates} "  # noqa: S608 - fixed SQL text, values are parameters
-        f"FROM b GROUP BY GROUPING SETS ({sets})"
+        f"{base}, rs_cell AS ({cells}), "  # noqa: S608 - fixed SQL text, values are parameters
+        f"rs_sum AS (SELECT {dimension} AS dimension, {value} AS value, {totals} "
+        f"FROM rs_cell GROUP BY GROUPING SETS ({sets})), "
+        f"rs_q AS (SELECT {dimension} AS dimension, {value} AS value, {qs} "
+        f"FROM b GROUP BY GROUPING SETS ({sets})) "
+        f"SELECT s.*, {q_cols} FROM rs_sum s "
+        f"LEFT JOIN rs_q q ON q.dimension = s.dimension AND q.value = s.value"
     )
 
 
@@ -221,16 +248,26 @@ def _order(rows: list[Any], by: tuple[str, ...]) -> dict[str, list[Any]]:
     return out
 
 
-_SLA_COUNTS = ", ".join(f"CAST(sum({n}) AS BIGINT) AS {n}" for n in SLA_COUNTS)
+#: The decided SLA instance counts, summed per slice.
+_SLA_SUMS: tuple[tuple[str, str, bool], ...] = tuple((n, f"sum({n})", False) for n in SLA_COUNTS)
 
 
-def _run(repo: TenantStore, filters: Filters, aggregates: str, by: tuple[str, ...],
+def _mean_sums(column: str, name: str, where: str | None = None) -> list[tuple[str, str, bool]]:
+    """:func:`~deskpulse.analytics.results.mean_sql`'s two columns as decomposable sums."""
+    flt = f" FILTER (WHERE {where})" if where else ""
+    return [(f"{name}_sum_s", f"sum(CAST(round({column} * 60) AS BIGINT)){flt}", False),
+            (f"{name}_n", f"count({column}){flt}", True)]
+
+
+def _run(repo: TenantStore, filters: Filters, sums: Sequence[tuple[str, str, bool]],
+         quantiles: Sequence[tuple[str, str, str | None]], by: tuple[str, ...],
          as_of: datetime, **params: Any) -> list[dict[str, Any]]:
-    """Ticket-level aggregates and decided SLA instance counts per slice, in one scan of the
-    analytics facts (the ``ticket_facts`` mart, or the same rows computed inline)."""
+    """Ticket-level aggregates and decided SLA instance counts per slice, from the analytics
+    facts (the ``ticket_facts`` mart, or the same rows computed inline)."""
     pred, fparams = filters.ticket_predicate("f")
     cte, cparams = facts_cte(repo)
-    sql = _grouped_sql(cte + _base_sql(pred), f"{aggregates}, {_SLA_COUNTS}", by)
+    sql = _grouped_sql(cte + _base_sql(pred), [*sums, *_SLA_SUMS], quantiles, by,
+                       repo.store.dialect)
     rows: list[dict[str, Any]] = repo.query(
         sql, **{**cparams, **fparams, **params, "as_of": as_of}
     ).to_pylist()
@@ -254,17 +291,16 @@ def response_times(
     zero = _response_row("all", "all", {}, target)
     if as_of is None:
         return ResponseTimesReport(window, targets, zero, {b: [] for b in names})
-    dialect = repo.store.dialect
-    aggregates = f"""
-        count(*) AS tickets, count(fr_cal) AS replied,
-        {time_stats_sql("fr_cal", "fr_cal", dialect=dialect)},
-        {time_stats_sql("fr_bus", "fr_bus", dialect=dialect)},
-        count(*) FILTER (WHERE fr_cal <= $threshold_minutes) AS within_threshold,
-        count(*) FILTER (WHERE fr_cal IS NOT NULL
-                         OR (NOT is_resolved AND age_seconds > $threshold_seconds)) AS threshold_decided
-    """
+    sums = [
+        ("tickets", "count(*)", True), ("replied", "count(fr_cal)", True),
+        *_mean_sums("fr_cal", "fr_cal"), *_mean_sums("fr_bus", "fr_bus"),
+        ("within_threshold", "count(*) FILTER (WHERE fr_cal <= $threshold_minutes)", True),
+        ("threshold_decided", "count(*) FILTER (WHERE fr_cal IS NOT NULL "
+         "OR (NOT is_resolved AND age_seconds > $threshold_seconds))", True),
+    ]
+    quantiles: list[tuple[str, str, str | None]] = [("fr_cal", "fr_cal", None), ("fr_bus", "fr_bus", None)]
     limit = thresholds.first_response_minutes
-    raw = _run(repo, filters, aggregates, names, as_of,
+    raw = _run(repo, filters, sums, quantiles, names, as_of,
                threshold_minutes=limit, threshold_seconds=limit * 60)
     rows = [_response_row(r["dimension"], r["value"], r, target) for r in raw]
     overall = next((r for r in rows if r.dimension == "all"), zero)
@@ -323,16 +359,19 @@ def resolution(
     zero = _resolution_row("all", "all", {}, thresholds)
     if as_of is None:
         return ResolutionReport(window, targets, zero, {b: [] for b in names})
-    dialect = repo.store.dialect
-    aggregates = f"""
-        count(*) AS tickets, count(*) FILTER (WHERE is_resolved) AS resolved,
-        {time_stats_sql("res_cal", "res_cal", "is_resolved", dialect=dialect)},
-        {time_stats_sql("res_bus", "res_bus", "is_resolved", dialect=dialect)},
-        count(*) FILTER (WHERE is_resolved AND res_cal <= $threshold_minutes) AS within_threshold,
-        count(*) FILTER (WHERE is_resolved OR age_seconds > $threshold_seconds) AS threshold_decided
-    """
+    sums = [
+        ("tickets", "count(*)", True), ("resolved", "count(*) FILTER (WHERE is_resolved)", True),
+        *_mean_sums("res_cal", "res_cal", "is_resolved"),
+        *_mean_sums("res_bus", "res_bus", "is_resolved"),
+        ("within_threshold",
+         "count(*) FILTER (WHERE is_resolved AND res_cal <= $threshold_minutes)", True),
+        ("threshold_decided",
+         "count(*) FILTER (WHERE is_resolved OR age_seconds > $threshold_seconds)", True),
+    ]
+    quantiles: list[tuple[str, str, str | None]] = [
+        ("res_cal", "res_cal", "is_resolved"), ("res_bus", "res_bus", "is_resolved")]
     limit = thresholds.resolution_hours * 60
-    raw = _run(repo, filters, aggregates, names, as_of,
+    raw = _run(repo, filters, sums, quantiles, names, as_of,
                threshold_minutes=limit, threshold_seconds=limit * 60)
     rows = [_resolution_row(r["dimension"], r["value"], r, thresholds) for r in raw]
     overall = next((r for r in rows if r.dimension == "all"), zero)

@@ -160,11 +160,17 @@ def time_stats_sql(column: str, name: str, where: str | None = None, *,
     both quantiles come from one ``quantile_cont(column, [0.5, 0.9])`` (one sort instead of
     two; the same interpolation) as ``{name}_q``: :func:`split_quantiles` unpacks it.
     """
+    return f"{mean_sql(column, name, where)}, {quantiles_sql(column, name, where, dialect=dialect)}"
+
+
+def quantiles_sql(column: str, name: str, where: str | None = None, *,
+                  dialect: str = "postgresql") -> str:
+    """The quantile items of :func:`time_stats_sql`: ``{name}_q`` (a [median, p90] list) on
+    DuckDB, ``{name}_median`` and ``{name}_p90`` elsewhere."""
     flt = f" FILTER (WHERE {where})" if where else ""
     if dialect == "duckdb":
-        return f"{mean_sql(column, name, where)}, quantile_cont({column}, [0.5, 0.9]){flt} AS {name}_q"
+        return f"quantile_cont({column}, [0.5, 0.9]){flt} AS {name}_q"
     return (
-        f"{mean_sql(column, name, where)}, "
         f"median({column}){flt} AS {name}_median, "
         f"quantile_cont({column}, 0.9){flt} AS {name}_p90"
     )

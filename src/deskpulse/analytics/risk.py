@@ -146,10 +146,10 @@ class RiskSettings:
 
 # --- data: clocks, segments and snapshot features ---------------------------------------------
 
-_CLOCK_COLUMNS: Final = (
+_SLA_COLUMNS: Final = (
     "s.ticket_id, s.metric, s.instance, s.policy, s.calendar, s.target_minutes, s.started_at, "
     "s.due_at, s.stopped_at, s.breached_at, s.status, s.elapsed_business_minutes, "
-    "s.margin_minutes, t.priority, t.channel, t.created_at"
+    "s.margin_minutes"
 )
 
 
@@ -505,11 +505,12 @@ class BreachModel:
                     feature_names=names, train_from=train_from, train_to=train_to,
                     train_rows=len(frame), base_rate=float(y.mean()) if len(y) else 0.0,
                     step_minutes=settings.step_minutes)
-        b0, w = fit_logistic(model.design(fit_frame), fit_y, l2=settings.l2)
+        x = model.design(frame)  # row by row: the fit rows' and calibration rows' matrices
+        b0, w = fit_logistic(x[~cal], fit_y, l2=settings.l2)
         object.__setattr__(model, "intercept", b0)
         object.__setattr__(model, "weights", tuple(float(v) for v in w))
         if cal.any():
-            raw = model.predict(frame[cal].reset_index(drop=True), calibrated=False)
+            raw = _expit(b0 + x[cal] @ np.asarray(model.weights))
             kx, ky = isotonic_knots(raw, y[cal])
             object.__setattr__(model, "calibration_x", kx)
             object.__setattr__(model, "calibration_y", ky)
@@ -519,17 +520,22 @@ class BreachModel:
     def design(self, frame: pd.DataFrame) -> FloatArray:
         """The model matrix: standardised numeric columns, then one-hot levels."""
         n = len(frame)
-        cols = [(frame[c].to_numpy(dtype=np.float64) - self.means[c]) / self.scales[c]
-                for c in NUMERIC_FEATURES]
-        blocks = [np.column_stack(cols) if cols else np.zeros((n, 0))]
+        width = len(NUMERIC_FEATURES) + sum(len(self.levels[c]) for c in CATEGORICAL_FEATURES)
+        x = np.zeros((n, width))  # filled in place (no column copies stacked afterwards)
+        for k, c in enumerate(NUMERIC_FEATURES):
+            x[:, k] = (frame[c].to_numpy(dtype=np.float64) - self.means[c]) / self.scales[c]
+        at = len(NUMERIC_FEATURES)
+        rows = np.arange(n)
         for c in CATEGORICAL_FEATURES:
             lv = self.levels[c]
-            idx = pd.Index(lv).get_indexer(pd.Index(frame[c].astype(str)))
-            onehot = np.zeros((n, len(lv)))
+            # the level of each row (-1: a level not seen when fitting), by an Arrow hash lookup
+            found = pc.index_in(pa.array(frame[c].astype(str), pa.string()),
+                                value_set=pa.array(lv, pa.string()))
+            idx = np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
             hit = idx >= 0
-            onehot[np.flatnonzero(hit), idx[hit]] = 1.0
-            blocks.append(onehot)
-        return np.hstack(blocks)
+            x[rows[hit], at + idx[hit]] = 1.0
+            at += len(lv)
+        return x
 
     def predict(self, frame: pd.DataFrame, *, calibrated: bool = True) -> FloatArray:
         """Breach probability per row of a snapshot feature frame (calibrated when the model
@@ -537,7 +543,11 @@ class BreachModel:
         if len(frame) == 0:
             return np.zeros(0)
         p = _expit(self.intercept + self.design(frame) @ np.asarray(self.weights))
-        if calibrated and self.calibration_x:
+        return self.calibrate(p) if calibrated else p
+
+    def calibrate(self, p: FloatArray) -> FloatArray:
+        """The regression's probabilities through the calibration map (as is without one)."""
+        if self.calibration_x:
             out: FloatArray = np.interp(p, self.calibration_x, self.calibration_y)
             return out
         return p
@@ -617,16 +627,18 @@ _HISTORY_WHERE: Final = (
 MIN_WINDOW_DAYS: Final = 7
 
 
-def _segments_of(repo: TenantStore, clocks: pa.Table, hi: datetime) -> pa.Table:
-    """All segments of the clocks' tickets that start before ``hi`` (pruned by creation time)."""
-    ids = pc.unique(clocks.column("ticket_id").combine_chunks())
-    created, ok = ts_seconds(clocks.column("created_at"))
-    seg_lo = from_epoch_s(int(created[ok].min())) if ok.any() else hi
-    return repo.query(
-        'SELECT g.ticket_id, g.segment, g.started_at, g.status, g."group", g.assignee_id, '
-        "g.business_minutes FROM ticket_segments g WHERE g.ticket_id IN (SELECT unnest(CAST($ids AS VARCHAR[]))) "
-        "AND g.started_at >= $seg_lo AND g.started_at <= $hi",
-        ids=ids.to_pylist(), seg_lo=seg_lo, hi=hi)
+def _micros(column: pa.ChunkedArray | pa.Array) -> tuple[IntArray, BoolArray]:
+    """A timestamp column as (epoch microseconds, valid mask)."""
+    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if pa.types.is_timestamp(arr.type) and arr.type.tz is not None:
+        arr = arr.cast(pa.timestamp(arr.type.unit))
+    valid = np.asarray(pc.is_valid(arr).to_numpy(zero_copy_only=False), dtype=bool)
+    as_int = pc.fill_null(arr.cast(pa.timestamp("us")).cast(pa.int64()), 0)
+    return np.asarray(as_int.to_numpy(zero_copy_only=False), dtype=np.int64), valid
+
+
+def _us(value: datetime) -> int:
+    return epoch_s(value) * 1_000_000 + value.microsecond
 
 
 def _history(repo: TenantStore, lo: datetime, hi: datetime, settings: RiskSettings
@@ -637,22 +649,75 @@ def _history(repo: TenantStore, lo: datetime, hi: datetime, settings: RiskSettin
     sampled by a hash of their id, so that about ``max_clocks`` clocks remain. Returns the clocks,
     the segments and the window start actually used.
     """
-    n = int(repo.scalar(f"SELECT count(*) FROM ticket_sla s WHERE {_HISTORY_WHERE}",  # noqa: S608
-                        lo=lo, hi=hi) or 0)
-    fraction = 1.0
-    if n > settings.max_clocks:
-        span_s = (hi - lo).total_seconds()
-        keep_s = max(MIN_WINDOW_DAYS * 86400.0, span_s * settings.max_clocks / n)
-        if keep_s < span_s:
-            lo = hi - timedelta(seconds=int(keep_s))
-        fraction = settings.max_clocks / (n * min(keep_s / span_s, 1.0))
-    where = f"{_HISTORY_WHERE} AND t.deleted_at IS NULL"
-    if fraction < 1:
-        where += " AND substr(md5(s.ticket_id), 1, 4) <= $cut"
-    clocks = repo.query(
-        f"SELECT {_CLOCK_COLUMNS} FROM ticket_sla s JOIN tickets t ON t.ticket_id = s.ticket_id "  # noqa: S608
-        f"WHERE {where}", lo=lo, hi=hi, **({"cut": _sample_cut(fraction)} if fraction < 1 else {}))
-    return clocks, _segments_of(repo, clocks, hi), lo
+    return _histories(repo, [(lo, hi)], settings)[0]
+
+
+def _histories(repo: TenantStore, windows: list[tuple[datetime, datetime]], settings: RiskSettings
+               ) -> list[tuple[pa.Table, pa.Table, datetime]]:
+    """:func:`_history` of each window, with one query per table for all of them.
+
+    One narrow scan of ``ticket_sla`` reads every clock of the windows' span with its id's md5
+    prefix; each window's clocks (their count decides its sample), shortened window and sample
+    are then cut in Arrow. The kept clocks' tickets are read by id (joining all tickets in SQL
+    to a few thousand clocks costs a scan and hash of the whole table), and their segments
+    (each window's: started in ``[its tickets' first creation, its end]``) in one query too.
+    """
+    span_lo, span_hi = min(lo for lo, _ in windows), max(hi for _, hi in windows)
+    span = repo.query(
+        f"SELECT {_SLA_COLUMNS}, substr(md5(s.ticket_id), 1, 4) AS id_md5 "  # noqa: S608 - fixed SQL
+        f"FROM ticket_sla s WHERE {_HISTORY_WHERE}", lo=span_lo, hi=span_hi)
+    started, _ = _micros(span.column("started_at"))
+    ends = [_micros(span.column(name)) for name in ("stopped_at", "breached_at")]
+
+    def open_after(lo: datetime) -> BoolArray:  # still running (and unbreached) after lo
+        keep = np.ones(span.num_rows, dtype=bool)
+        for at, ok in ends:
+            keep &= ~ok | (at > _us(lo))
+        return keep
+
+    kept: list[tuple[pa.Table, datetime, datetime]] = []
+    for lo, hi in windows:
+        before_hi = started < _us(hi)
+        n = int((before_hi & open_after(lo)).sum())  # the window's clocks
+        fraction = 1.0
+        if n > settings.max_clocks:
+            span_s = (hi - lo).total_seconds()
+            keep_s = max(MIN_WINDOW_DAYS * 86400.0, span_s * settings.max_clocks / n)
+            if keep_s < span_s:
+                lo = hi - timedelta(seconds=int(keep_s))
+            fraction = settings.max_clocks / (n * min(keep_s / span_s, 1.0))
+        keep = before_hi & open_after(lo)
+        if fraction < 1:
+            keep &= np.asarray(pc.less_equal(span.column("id_md5"), _sample_cut(fraction))
+                               .to_numpy(zero_copy_only=False), dtype=bool)
+        kept.append((span.filter(pa.array(keep)).drop_columns(["id_md5"]), lo, hi))
+    ids = pc.unique(pa.concat_arrays([c.column("ticket_id").combine_chunks() for c, _, _ in kept]))
+    tickets = repo.query(
+        "SELECT t.ticket_id, t.priority, t.channel, t.created_at FROM tickets t "
+        "WHERE t.ticket_id IN (SELECT unnest(CAST($ids AS VARCHAR[]))) AND t.deleted_at IS NULL",
+        ids=ids.to_pylist())
+    clocks = [(c.join(tickets, "ticket_id", join_type="inner"), lo, hi) for c, lo, hi in kept]
+    # each window's segments: its tickets' segments started in [first creation, window end]
+    bounds = []
+    for c, _, hi in clocks:
+        created, ok = ts_seconds(c.column("created_at"))
+        bounds.append((from_epoch_s(int(created[ok].min())) if ok.any() else hi, hi))
+    all_ids = pc.unique(pa.concat_arrays([c.column("ticket_id").combine_chunks() for c, _, _ in clocks]))
+    segs = repo.query(
+        'SELECT g.ticket_id, g.segment, g.started_at, g.status, g."group", g.assignee_id, '
+        "g.business_minutes FROM ticket_segments g WHERE g.ticket_id IN (SELECT unnest(CAST($ids AS VARCHAR[]))) "
+        "AND g.started_at >= $seg_lo AND g.started_at <= $hi",
+        ids=all_ids.to_pylist(), seg_lo=min(b[0] for b in bounds), hi=max(b[1] for b in bounds))
+    if len(windows) == 1:
+        return [(clocks[0][0], segs, clocks[0][1])]
+    seg_start, _ = _micros(segs.column("started_at"))
+    out = []
+    for (c, lo, _), (seg_lo, hi) in zip(clocks, bounds, strict=True):
+        mine = np.asarray(pc.is_in(segs.column("ticket_id"), value_set=c.column("ticket_id").combine_chunks())
+                          .to_numpy(zero_copy_only=False), dtype=bool)
+        mine &= (seg_start >= _us(seg_lo)) & (seg_start <= _us(hi))
+        out.append((c, segs.filter(pa.array(mine)), lo))
+    return out
 
 
 @dataclass(frozen=True)
@@ -666,7 +731,13 @@ class _Snapshots:
 def _snapshots(repo: TenantStore, ctx: SlaContext, lo: datetime, hi: datetime,
                settings: RiskSettings) -> _Snapshots:
     """Grid snapshots of open, unbreached clocks in ``[lo, hi)`` with their final outcome."""
-    clocks_t, segs_t, lo = _history(repo, lo, hi, settings)
+    return _snapshots_of(ctx, _history(repo, lo, hi, settings), hi, settings)
+
+
+def _snapshots_of(ctx: SlaContext, history: tuple[pa.Table, pa.Table, datetime], hi: datetime,
+                  settings: RiskSettings) -> _Snapshots:
+    """:func:`_snapshots` of a window's :func:`_history` (clocks, segments, window start)."""
+    clocks_t, segs_t, lo = history
     if clocks_t.num_rows == 0:
         return _Snapshots(_add_numeric(_empty_features()), np.zeros(0), 0, lo)
     clocks, segs = _clocks_and_segments(clocks_t, segs_t, ctx)
@@ -875,8 +946,10 @@ def evaluate_breach_model(repo: TenantStore, cfg: AppConfig, *, as_of: datetime 
     test_to = as_of - timedelta(days=settings.gap_days)
     test_from = test_to - timedelta(days=settings.test_days)
     train_from = test_from - timedelta(days=settings.train_days)
-    train = _snapshots(repo, ctx, train_from, test_from, settings)
-    test = _snapshots(repo, ctx, test_from, test_to, settings)
+    # both windows' clocks, tickets and segments with one query each
+    train_h, test_h = _histories(repo, [(train_from, test_from), (test_from, test_to)], settings)
+    train = _snapshots_of(ctx, train_h, test_from, settings)
+    test = _snapshots_of(ctx, test_h, test_to, settings)
     if len(train.y) == 0 or len(test.y) == 0:
         raise UsageError(
             f"not enough SLA history to evaluate: need clocks between {train_from:%Y-%m-%d} and "
@@ -884,8 +957,8 @@ def evaluate_breach_model(repo: TenantStore, cfg: AppConfig, *, as_of: datetime 
     train_from, test_from_used = train.window_from, test.window_from
     model = BreachModel.fit(train.frame, train.y, train_from=train_from, train_to=test_from,
                             settings=settings)
-    p = model.predict(test.frame)
     raw = model.predict(test.frame, calibrated=False)
+    p = model.calibrate(raw)
     y = test.y
     rate = float(y.mean())
     eps = 1e-12
