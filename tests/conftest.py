@@ -8,11 +8,15 @@ where they fail: CI must prove both backends.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# The test run never writes the user's cache (~/.cache/deskpulse): a folder of its own.
+os.environ.setdefault("DESKPULSE_CACHE_DIR", tempfile.mkdtemp(prefix="deskpulse-test-cache-"))
 
 PG_URL = os.environ.get(
     "DESKPULSE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -792,12 +792,10 @@ def fit_breach_model(repo: TenantStore, cfg: AppConfig, *, as_of: datetime | Non
 
 
 def model_cache_dir() -> Path:
-    """``$DESKPULSE_CACHE_DIR``, else ``$XDG_CACHE_HOME/deskpulse``, else ``~/.cache/deskpulse``."""
-    explicit = os.environ.get("DESKPULSE_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "deskpulse"
+    """Where fitted models are kept: :func:`deskpulse.cache.cache_dir`."""
+    from deskpulse.cache import cache_dir
+
+    return cache_dir()
 
 
 def cached_breach_model(repo: TenantStore, cfg: AppConfig, *, settings: RiskSettings | None = None,
