@@ -294,16 +294,33 @@ def task_resources(spark: Any) -> tuple[int, int]:
         return str(value) if value is not None else None
 
     master = conf("spark.master") or ""
-    try:
-        slots = int(spark.sparkContext.defaultParallelism)
-    except Exception:  # Spark Connect has no SparkContext
-        slots = int(conf("spark.default.parallelism") or 4)
+    slots = default_parallelism(spark)
     if master.startswith("local"):
         inner = master[master.find("[") + 1:master.find("]")] if "[" in master else "1"
         local_cores = int(inner) if inner.isdigit() else (os.cpu_count() or 1)
         return slots, memory_mb(conf("spark.driver.memory")) // max(1, local_cores)
     executor_cores = int(conf("spark.executor.cores") or 1)
     return slots, memory_mb(conf("spark.executor.memory")) // max(1, executor_cores)
+
+
+def default_parallelism(spark: Any) -> int:
+    """The cluster's task slots (``defaultParallelism``), for a classic session and over Spark
+    Connect alike. A Connect client has no SparkContext to ask; there, a range with no
+    partition count is split into exactly ``defaultParallelism`` partitions by the server
+    (``leafNodeDefaultParallelism``), so one tiny job counts them."""
+    try:
+        return max(1, int(spark.sparkContext.defaultParallelism))
+    except Exception:  # Spark Connect: no SparkContext (PySparkNotImplementedError)
+        log.debug("spark: no SparkContext; counting the default parallelism with a job")
+    from pyspark.sql import functions as F
+
+    try:
+        # (the partition id is projected first: an aggregate may not take it directly)
+        ids = spark.range(0, 1 << 16).select(F.spark_partition_id().alias("p"))
+        return max(1, int(ids.agg(F.max("p").alias("n")).first()["n"]) + 1)
+    except Exception:  # a platform that refuses the job: the build still runs, less balanced
+        log.warning("spark: cannot count the default parallelism; assuming 4 task slots", exc_info=True)
+        return 4
 
 
 def utc_naive(at: datetime) -> datetime:

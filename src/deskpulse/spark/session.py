@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import socket
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -22,14 +23,19 @@ log = logging.getLogger(__name__)
 INSTALL_HINT = (
     "install the Spark extra with `pip install 'deskpulse[spark]'` "
     "(pyspark; a local or standalone master also needs Java 17 or 21: `apt-get install openjdk-17-jre-headless` "
-    "or set JAVA_HOME)"
+    "or set JAVA_HOME; for a Spark Connect master sc://host:port, `pip install 'deskpulse[spark-connect]'` "
+    "and no Java)"
 )
 
 CONNECT_HINT = (
     "a Spark Connect master (sc://host:port) needs the client libraries: "
-    "`pip install 'deskpulse[spark]' 'pyspark[connect]==4.0.1'` (grpcio, grpcio-status, "
-    "googleapis-common-protos, zstandard); no Java is needed on the client"
+    "`pip install 'deskpulse[spark-connect]'` (that is pyspark[connect]==4.0.1: grpcio, grpcio-status, "
+    "googleapis-common-protos); no Java is needed on the client"
 )
+
+#: Seconds to wait for a Spark Connect server's port before giving up (pyspark's own client
+#: would retry for minutes, with nothing said, when the server is down or the address wrong).
+CONNECT_PROBE_TIMEOUT_S = 10.0
 
 #: Session settings the build relies on: UTC session time, string partition values.
 REQUIRED_CONF: dict[str, str] = {
@@ -82,6 +88,13 @@ def spark_session(
     submitted = "PYSPARK_GATEWAY_PORT" in os.environ  # launched by spark-submit: its settings win
     settings = {**({} if submitted else DEFAULT_CONF), **REQUIRED_CONF, **dict(conf or {})}
     if master.startswith("sc://"):
+        try:
+            from pyspark.sql.connect.utils import check_dependencies
+
+            check_dependencies(__name__)
+        except ImportError as exc:  # grpcio & co. are missing
+            raise ComponentMissingError(f"the Spark Connect client is not installed ({exc}): {CONNECT_HINT}") from exc
+        _probe_connect(master)
         builder = SparkSession.builder.remote(master).appName(app_name)
         try:
             session = builder.getOrCreate()
@@ -109,6 +122,31 @@ def spark_session(
     session.sparkContext.setLogLevel("ERROR")
     log.info("spark: session on %s (Spark %s)", master, session.version)
     return session
+
+
+def connect_address(master: str) -> tuple[str, int]:
+    """Host and port of a Spark Connect URL ``sc://host[:port][/;param=value…]`` (port
+    15002 when absent, as in pyspark)."""
+    rest = master[len("sc://"):].split("/", 1)[0].split(";", 1)[0]
+    host, sep, port = rest.rpartition(":")
+    if not sep or "]" in port:  # no port (an IPv6 host keeps its colons inside brackets)
+        host, port = rest, "15002"
+    host = host.strip("[]")
+    if not host or not port.isdigit():
+        raise ComponentMissingError(f"not a Spark Connect URL: {master} (expected sc://host:port)")
+    return host, int(port)
+
+
+def _probe_connect(master: str) -> None:
+    """Fail fast, naming the address, when nothing listens at the Spark Connect server's port."""
+    host, port = connect_address(master)
+    try:
+        with socket.create_connection((host, port), timeout=CONNECT_PROBE_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        raise ComponentMissingError(
+            f"cannot reach Spark Connect at {master} ({host}:{port}: {exc}); is the server running "
+            "(`sbin/start-connect-server.sh` or your platform's Connect endpoint)?") from exc
 
 
 def _apply_required(session: Any) -> None:
