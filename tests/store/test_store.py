@@ -106,3 +106,14 @@ def test_bad_url_is_a_storage_error(tmp_path):
         open_store("postgresql+psycopg://nobody@127.0.0.1:1/none")
     with pytest.raises(UsageError):
         open_store("mysql://x")
+
+
+def test_compact_keeps_every_row_and_leaves_nothing_behind(repo):
+    data = pa.table({"ticket_id": [f"T{i}" for i in range(3)], "segment": [1, 1, 1], "status": ["open"] * 3,
+                     "started_at": [datetime(2026, 1, 1)] * 3})
+    for k in range(3):  # three appends: three partial row groups on DuckDB
+        repo.replace_rows("ticket_segments", data.slice(k, 1), ticket_ids=pa.array([], pa.string()))
+    repo.store.compact()
+    assert repo.scalar("SELECT count(*) FROM ticket_segments") == 3
+    assert not repo.store.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_name = '_dp_compact'")

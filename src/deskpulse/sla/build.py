@@ -271,9 +271,9 @@ def build(
              "lt": loaded_through, "n": total},
         )
     if not incremental:
-        # A full build appends each partition's rows as row groups of their own; compacting them
+        # A full build appends each partition's rows as row groups of their own; merging them
         # now (DuckDB) keeps that work out of the next, small, build's commit.
-        store.checkpoint()
+        store.compact()
     status_rows = repo.rows("SELECT status, count(*) FROM ticket_sla GROUP BY status")
     summary = BuildSummary(
         tenant=repo.tenant_id,
