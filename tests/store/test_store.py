@@ -108,12 +108,13 @@ def test_bad_url_is_a_storage_error(tmp_path):
         open_store("mysql://x")
 
 
-def test_compact_keeps_every_row_and_leaves_nothing_behind(repo):
+def test_serial_appends_keep_every_row_and_restore_the_threads(repo):
     data = pa.table({"ticket_id": [f"T{i}" for i in range(3)], "segment": [1, 1, 1], "status": ["open"] * 3,
                      "started_at": [datetime(2026, 1, 1)] * 3})
-    for k in range(3):  # three appends: three partial row groups on DuckDB
-        repo.replace_rows("ticket_segments", data.slice(k, 1), ticket_ids=pa.array([], pa.string()))
-    repo.store.compact()
+    before = repo.store.execute("SELECT current_setting('threads')") if repo.store.dialect == "duckdb" else None
+    with repo.store.serial_appends():
+        for k in range(3):
+            repo.replace_rows("ticket_segments", data.slice(k, 1), ticket_ids=pa.array([], pa.string()))
     assert repo.scalar("SELECT count(*) FROM ticket_segments") == 3
-    assert not repo.store.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_name = '_dp_compact'")
+    if before is not None:
+        assert repo.store.execute("SELECT current_setting('threads')") == before

@@ -235,8 +235,9 @@ def build(
         def write(result: EngineResult) -> None:
             for key, value in result.notes.items():
                 notes[key] = notes.get(key, 0) + value
-            for table in _OUTPUT_TABLES:
-                repo.replace_rows(table, getattr(result, table), ticket_ids=no_ids)  # appends
+            with store.serial_appends():  # partitions fill row groups instead of ending their own
+                for table in _OUTPUT_TABLES:
+                    repo.replace_rows(table, getattr(result, table), ticket_ids=no_ids)  # appends
 
         if not parts:  # nothing to compute: still clear what has to go
             clear()
@@ -270,10 +271,6 @@ def build(
             {"t": repo.tenant_id, "built": utcnow(), "as_of": as_of, "hash": cfg.fingerprint,
              "lt": loaded_through, "n": total},
         )
-    if not incremental:
-        # A full build appends each partition's rows as row groups of their own; merging them
-        # now (DuckDB) keeps that work out of the next, small, build's commit.
-        store.compact()
     status_rows = repo.rows("SELECT status, count(*) FROM ticket_sla GROUP BY status")
     summary = BuildSummary(
         tenant=repo.tenant_id,

@@ -191,15 +191,22 @@ class Store:
             self._in_tx = 0
             self._raw("COMMIT")
 
-    def compact(self) -> None:
-        """DuckDB: merge the partial row groups that bulk appends leave (every INSERT ends its
-        own). DuckDB merges them only in a checkpoint that has something to write, so give it
-        something; otherwise the next small write's commit pays for it. No-op on PostgreSQL."""
-        if self.dialect == "duckdb" and not self.read_only:
-            with self._lock:
-                self._raw("CREATE TABLE IF NOT EXISTS _dp_compact (x INTEGER)")
-                self._raw("DROP TABLE _dp_compact")
-                self._raw("CHECKPOINT")
+    @contextmanager
+    def serial_appends(self) -> Iterator[None]:
+        """DuckDB: appends inside run on one thread, so that consecutive INSERTs into a table
+        fill its row groups. Parallel inserts end each statement with partial row groups of
+        their own, which later checkpoints merge a few at a time, at the cost of the next
+        writer's commit. Nothing changes on PostgreSQL."""
+        if self.dialect != "duckdb":
+            yield
+            return
+        with self._lock:
+            threads = int(self._con.execute("SELECT current_setting('threads')").fetchall()[0][0])
+            self._raw("SET threads = 1")
+            try:
+                yield
+            finally:
+                self._raw(f"SET threads = {threads}")
 
     def _raw(self, sql: str) -> None:
         self._con.execute(sql)
