@@ -53,15 +53,19 @@ def spark_problem() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def spark_available() -> bool:
-    problem = spark_problem()
+def _required(what: str, problem: str | None) -> bool:
+    """True when nothing is missing; otherwise skip, or fail under CI=true (CI must prove it)."""
     if problem is None:
         return True
     if os.environ.get("CI") == "true":
-        pytest.fail(f"Spark must run under CI=true: {problem}")
+        pytest.fail(f"{what} must run under CI=true: {problem}")
     pytest.skip(problem)
     return False
+
+
+@pytest.fixture(scope="session")
+def spark_available() -> bool:
+    return _required("Spark", spark_problem())
 
 
 @pytest.fixture(scope="session")
@@ -311,13 +315,7 @@ def start_connect_server(root: Path, *, timeout_s: float = 180.0) -> ConnectServ
 @pytest.fixture(scope="session")
 def connect_available() -> bool:
     """Skips without Spark, Java or the Connect client, unless CI=true, where it fails."""
-    problem = connect_problem()
-    if problem is None:
-        return True
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"Spark Connect must run under CI=true: {problem}")
-    pytest.skip(problem)
-    return False
+    return _required("Spark Connect", connect_problem())
 
 
 @pytest.fixture(scope="session")

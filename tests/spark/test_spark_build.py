@@ -13,8 +13,15 @@ import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
-from tests.reference import load_golden_cases
-from tests.spark.conftest import DEMO_CONFIG, Built, assert_same, copy_store, store_tables
+from tests.spark.conftest import (
+    DEMO_CONFIG,
+    Built,
+    assert_same,
+    copy_store,
+    golden_plans,
+    golden_store,
+    store_tables,
+)
 
 pytestmark = pytest.mark.spark
 runner = CliRunner()
@@ -34,39 +41,26 @@ def dp(*args: str) -> str:
 
 def test_golden_cases_equal_duckdb_build(spark: Any, tmp_path: Path) -> None:
     """All golden cases in one Spark job: one tenant per case, each with its config and as_of."""
-    from deskpulse.analytics.backlog import build_backlog_daily
-    from deskpulse.config import parse_config
-    from deskpulse.model import EVENT_SCHEMA, TICKET_SCHEMA
-    from deskpulse.sla.build import build
-    from deskpulse.sla.policies import load_sla_config
     from deskpulse.spark.build import run_build
     from deskpulse.spark.jobs import read_store
     from deskpulse.store import open_store
 
-    cases = load_golden_cases()
-    slas, as_ofs = {}, {}
-    with open_store(str(tmp_path / "golden.duckdb")) as store:
-        for case in cases:
-            repo = store.tenant(case.name)
-            rows = [{**t, "updated_at": t.get("updated_at") or t["created_at"]} for t in case.tickets]
-            repo.upsert_tickets(pa.Table.from_pylist(rows, schema=TICKET_SCHEMA), case.as_of)
-            events = pa.Table.from_pylist(case.events, schema=EVENT_SCHEMA)
-            repo.insert_events(events.append_column("seq", pa.array(range(events.num_rows), pa.int64())), case.as_of)
-            cfg = parse_config(case.config, case.name)
-            build(repo, cfg, as_of=case.as_of, full=True)
-            build_backlog_daily(repo, as_of=case.as_of)
-            slas[case.name], as_ofs[case.name] = load_sla_config(cfg), case.as_of
-        latest = max(as_ofs.values())
-        tickets, events = read_store(spark, store, list(slas), latest)
+    db = tmp_path / "golden.duckdb"
+    tenants = golden_store(db)  # built by DuckDB: the expected tables
+    plans = golden_plans()
+    slas = {name: plans[name][0] for name in tenants}
+    as_ofs = {name: plans[name][1] for name in tenants}
+    with open_store(str(db)) as store:
+        tickets, events = read_store(spark, store, tenants, max(as_ofs.values()))
         result = run_build(tickets, events, slas, as_ofs)
         try:
-            assert sorted(result.plans) == sorted(slas)
+            assert sorted(result.plans) == sorted(tenants)
             got = {name: result.collect(name) for name in ("ticket_metrics", "ticket_sla", "ticket_segments", "backlog_daily")}
-            for case in cases:
-                expected = store_tables(store, case.name)
+            for tenant in tenants:
+                expected = store_tables(store, tenant)
                 for name, table in got.items():
-                    mine = table.filter(pa.compute.equal(table.column("tenant_id"), case.name))
-                    assert_same(expected[name], mine.drop_columns(["tenant_id", "created_month"]), f"{case.name}: {name}")
+                    mine = table.filter(pa.compute.equal(table.column("tenant_id"), tenant))
+                    assert_same(expected[name], mine.drop_columns(["tenant_id", "created_month"]), f"{tenant}: {name}")
         finally:
             result.unpersist()
 

@@ -75,14 +75,19 @@ def from_epoch_s(seconds: int | float) -> datetime:
     return datetime.fromtimestamp(int(seconds), UTC).replace(tzinfo=None)
 
 
-def ts_seconds(column: pa.ChunkedArray | pa.Array) -> tuple[IntArray, BoolArray]:
-    """An Arrow timestamp column as (epoch seconds, valid mask); nulls become 0."""
+def ts_micros(column: pa.ChunkedArray | pa.Array) -> tuple[IntArray, BoolArray]:
+    """An Arrow timestamp column as (epoch microseconds, valid mask); nulls become 0."""
     arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if pa.types.is_timestamp(arr.type) and arr.type.tz is not None:
         arr = arr.cast(pa.timestamp(arr.type.unit))
     valid = np.asarray(pc.is_valid(arr).to_numpy(zero_copy_only=False), dtype=bool)
     as_int = pc.fill_null(arr.cast(pa.timestamp("us")).cast(pa.int64()), 0)
-    micros = np.asarray(as_int.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return np.asarray(as_int.to_numpy(zero_copy_only=False), dtype=np.int64), valid
+
+
+def ts_seconds(column: pa.ChunkedArray | pa.Array) -> tuple[IntArray, BoolArray]:
+    """An Arrow timestamp column as (epoch seconds, valid mask); nulls become 0."""
+    micros, valid = ts_micros(column)
     return micros // 1_000_000, valid
 
 

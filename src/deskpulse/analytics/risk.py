@@ -77,6 +77,7 @@ from deskpulse.analytics.insights_common import (
     plain,
     require_build,
     strings,
+    ts_micros,
     ts_seconds,
 )
 from deskpulse.config import AppConfig
@@ -627,16 +628,6 @@ _HISTORY_WHERE: Final = (
 MIN_WINDOW_DAYS: Final = 7
 
 
-def _micros(column: pa.ChunkedArray | pa.Array) -> tuple[IntArray, BoolArray]:
-    """A timestamp column as (epoch microseconds, valid mask)."""
-    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    if pa.types.is_timestamp(arr.type) and arr.type.tz is not None:
-        arr = arr.cast(pa.timestamp(arr.type.unit))
-    valid = np.asarray(pc.is_valid(arr).to_numpy(zero_copy_only=False), dtype=bool)
-    as_int = pc.fill_null(arr.cast(pa.timestamp("us")).cast(pa.int64()), 0)
-    return np.asarray(as_int.to_numpy(zero_copy_only=False), dtype=np.int64), valid
-
-
 def _us(value: datetime) -> int:
     return epoch_s(value) * 1_000_000 + value.microsecond
 
@@ -666,8 +657,8 @@ def _histories(repo: TenantStore, windows: list[tuple[datetime, datetime]], sett
     span = repo.query(
         f"SELECT {_SLA_COLUMNS}, substr(md5(s.ticket_id), 1, 4) AS id_md5 "  # noqa: S608 - fixed SQL
         f"FROM ticket_sla s WHERE {_HISTORY_WHERE}", lo=span_lo, hi=span_hi)
-    started, _ = _micros(span.column("started_at"))
-    ends = [_micros(span.column(name)) for name in ("stopped_at", "breached_at")]
+    started, _ = ts_micros(span.column("started_at"))
+    ends = [ts_micros(span.column(name)) for name in ("stopped_at", "breached_at")]
 
     def open_after(lo: datetime) -> BoolArray:  # still running (and unbreached) after lo
         keep = np.ones(span.num_rows, dtype=bool)
@@ -710,7 +701,7 @@ def _histories(repo: TenantStore, windows: list[tuple[datetime, datetime]], sett
         ids=all_ids.to_pylist(), seg_lo=min(b[0] for b in bounds), hi=max(b[1] for b in bounds))
     if len(windows) == 1:
         return [(clocks[0][0], segs, clocks[0][1])]
-    seg_start, _ = _micros(segs.column("started_at"))
+    seg_start, _ = ts_micros(segs.column("started_at"))
     out = []
     for (c, lo, _), (seg_lo, hi) in zip(clocks, bounds, strict=True):
         mine = np.asarray(pc.is_in(segs.column("ticket_id"), value_set=c.column("ticket_id").combine_chunks())
