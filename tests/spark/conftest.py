@@ -104,6 +104,19 @@ def store_tables(store: Any, tenant: str) -> dict[str, pa.Table]:
     }
 
 
+def assert_store_built_like(db: str, generated: Built, what: str) -> None:
+    """The store at ``db`` holds ``generated``'s DuckDB results for tenant acme (all four
+    tables, column by column) and a build_state of its as_of and config."""
+    from deskpulse.store import open_store
+
+    with open_store(db) as store:
+        got = store_tables(store, "acme")
+        state = store.execute("SELECT as_of, config_hash FROM build_state WHERE tenant_id = 'acme'")
+    for name, expected in generated.tables.items():
+        assert_same(expected, got[name], f"{what}: {name}")
+    assert state[0][0] == generated.as_of and state[0][1] == generated.cfg.fingerprint
+
+
 def assert_same(expected: pa.Table, actual: pa.Table, what: str) -> None:
     """Column by column, exactly (values cast to the expected column types, rows sorted)."""
     name = what.split(":")[-1].strip()

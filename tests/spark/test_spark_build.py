@@ -17,6 +17,7 @@ from tests.spark.conftest import (
     DEMO_CONFIG,
     Built,
     assert_same,
+    assert_store_built_like,
     copy_store,
     golden_plans,
     golden_store,
@@ -67,19 +68,12 @@ def test_golden_cases_equal_duckdb_build(spark: Any, tmp_path: Path) -> None:
 
 def test_generated_store_build_equals_duckdb(spark: Any, generated: Built, tmp_path: Path) -> None:
     """`deskpulse build --engine spark` reads the store, writes the four tables and build_state."""
-    from deskpulse.store import open_store
-
     db = str(copy_store(generated, tmp_path / "spark.duckdb"))
     out = dp("--db", db, "--tenant", "acme", "--config", str(DEMO_CONFIG), "build", "--engine", "spark",
              "--as-of", generated.as_of.isoformat(), "--format", "json")
     summary = json.loads(out)
     assert summary["mode"] == "full (spark)" and summary["tickets_total"] == generated.tables["ticket_metrics"].num_rows
-    with open_store(db) as store:
-        got = store_tables(store, "acme")
-        state = store.execute("SELECT as_of, config_hash FROM build_state WHERE tenant_id = 'acme'")
-    for name, expected in generated.tables.items():
-        assert_same(expected, got[name], f"store: {name}")
-    assert state[0][0] == generated.as_of and state[0][1] == generated.cfg.fingerprint
+    assert_store_built_like(db, generated, "store")
 
 
 def test_lake_round_trip_equals_duckdb(spark: Any, generated: Built, tmp_path: Path) -> None:

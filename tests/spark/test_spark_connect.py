@@ -26,6 +26,7 @@ from tests.spark.conftest import (
     Built,
     ConnectServer,
     assert_same,
+    assert_store_built_like,
     child_env,
     copy_store,
     golden_store,
@@ -87,12 +88,7 @@ def test_connect_store_build_equals_duckdb(connect_server: ConnectServer, genera
     summary = json.loads(run_client(cmd, connect_server))
     assert summary["mode"] == "full (spark)"
     assert summary["tickets_total"] == generated.tables["ticket_metrics"].num_rows
-    with open_store(db) as store:
-        got = store_tables(store, "acme")
-        state = store.execute("SELECT as_of, config_hash FROM build_state WHERE tenant_id = 'acme'")
-    for name, expected in generated.tables.items():
-        assert_same(expected, got[name], f"connect store: {name}")
-    assert state[0][0] == generated.as_of and state[0][1] == generated.cfg.fingerprint
+    assert_store_built_like(db, generated, "connect store")
 
 
 def test_connect_golden_cases_equal_duckdb(connect_server: ConnectServer, tmp_path: Path) -> None:
