@@ -6,6 +6,7 @@ Deleting the folder is always safe; a cache that cannot be read or written is sk
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -22,6 +23,22 @@ def cache_dir() -> Path:
         return Path(explicit)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "deskpulse"
+
+
+@functools.lru_cache(maxsize=16)
+def package_stamp(name: str) -> str:
+    """The installed version of package ``name`` for cache keys, without importing it (that
+    is what the caches save): its ``dist-info`` folder name, else its location and mtime."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.origin:
+        return f"{name}:missing"
+    origin = Path(spec.origin)
+    infos = sorted(p.name for p in origin.parent.parent.glob(f"{name}-*.dist-info"))
+    if infos:
+        return infos[-1]
+    return f"{origin}:{origin.stat().st_mtime_ns}"
 
 
 def _entry(kind: str, key: str) -> Path:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import logging
 import re
 import warnings
@@ -19,9 +20,9 @@ import zoneinfo
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-import holidays as holidays_lib
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
+from deskpulse.cache import package_stamp, read_text, write_text
 from deskpulse.calendar.durations import (
     ALWAYS_DAY_LENGTH_SECONDS,
     DEFAULT_DAY_LENGTH_SECONDS,
@@ -199,9 +200,23 @@ def load_zone(name: str) -> zoneinfo.ZoneInfo:
         raise ValueError(f"unknown timezone {name!r}") from exc
 
 
+# The ``holidays`` package imports all of its ≈ 280 countries on first use (≈ 0.2 s per
+# process). Its answers for a (country, subdivision, year) are kept in deskpulse.cache, keyed
+# by its installed version, so a warm process never imports it.
+
+
+def _holidays_key(*parts: str) -> str:
+    return "\0".join((package_stamp("holidays"), *parts))
+
+
 @functools.lru_cache(maxsize=256)
 def check_country(country: str, subdivision: str | None) -> None:
     """Raise ``ValueError`` unless the ``holidays`` package knows the country (and subdivision)."""
+    key = _holidays_key("known", country, subdivision or "")
+    if read_text("holidays", key) == "yes":
+        return
+    import holidays as holidays_lib
+
     try:
         holidays_lib.country_holidays(country, subdiv=subdivision, years=[])
     except NotImplementedError as exc:
@@ -209,6 +224,7 @@ def check_country(country: str, subdivision: str | None) -> None:
             f"subdivision {subdivision!r} of country {country!r}"
         )
         raise ValueError(f"unknown holiday {what}: {exc}") from exc
+    write_text("holidays", key, "yes")
 
 
 _logged_holiday_warnings: set[tuple[str, str | None, str]] = set()
@@ -216,16 +232,24 @@ _logged_holiday_warnings: set[tuple[str, str | None, str]] = set()
 
 @functools.lru_cache(maxsize=4096)
 def _country_holidays(country: str, subdivision: str | None, year: int) -> frozenset[dt.date]:
-    check_country(country, subdivision)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        found = holidays_lib.country_holidays(country, subdiv=subdivision, years=year)
-    for warning in caught:  # e.g. "available only from 2001 to 2035": log once, do not fail
-        text = str(warning.message)
+    key = _holidays_key("dates", country, subdivision or "", str(year))
+    try:
+        payload = json.loads(read_text("holidays", key) or "null")
+        days, texts = [dt.date.fromisoformat(d) for d in payload["dates"]], list(payload["warnings"])
+    except (TypeError, KeyError, ValueError):  # not cached yet (or an unreadable entry)
+        check_country(country, subdivision)
+        import holidays as holidays_lib
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            found = holidays_lib.country_holidays(country, subdiv=subdivision, years=year)
+        days, texts = sorted(found.keys()), [str(w.message) for w in caught]
+        write_text("holidays", key, json.dumps({"dates": [d.isoformat() for d in days], "warnings": texts}))
+    for text in texts:  # e.g. "available only from 2001 to 2035": log once, do not fail
         if (country, subdivision, text) not in _logged_holiday_warnings:
             _logged_holiday_warnings.add((country, subdivision, text))
             logger.warning("holidays %s/%s (year %d): %s", country, subdivision, year, text)
-    return frozenset(found.keys())
+    return frozenset(days)
 
 
 def find_overlap(

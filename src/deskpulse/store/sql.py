@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from deskpulse.cache import package_stamp
 from deskpulse.cache import read_text as cache_read
 from deskpulse.cache import write_text as cache_write
 from deskpulse.errors import UsageError
@@ -41,15 +42,9 @@ def _rewrite(sql: str, dialect: str, scoped: bool) -> str:
 @lru_cache(maxsize=1)
 def _cache_salt() -> str:
     """What else the text depends on: this module's code, the tenant tables and sqlglot's
-    version (read from its files: importing sqlglot is what the cache saves)."""
-    import importlib.util
-
-    parts = [Path(__file__).read_text(encoding="utf-8"), TENANT_PARAM, ",".join(sorted(TENANT_TABLES))]
-    spec = importlib.util.find_spec("sqlglot")
-    if spec is not None and spec.origin:
-        version = Path(spec.origin).with_name("_version.py")
-        parts.append(version.read_text(encoding="utf-8") if version.exists() else str(Path(spec.origin).stat()))
-    return "\0".join(parts)
+    version (read without importing sqlglot: that import is what the cache saves)."""
+    return "\0".join((Path(__file__).read_text(encoding="utf-8"), TENANT_PARAM, ",".join(sorted(TENANT_TABLES)),
+                      package_stamp("sqlglot")))
 
 
 def _transpile(sql: str, dialect: str, scoped: bool) -> str:
