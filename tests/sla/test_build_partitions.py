@@ -65,3 +65,9 @@ def test_partitioned_build_equals_one_partition(db_url: str, monkeypatch: pytest
         assert got_inc == _tables(repo)
     finally:
         store.close()
+
+
+def test_build_of_an_empty_tenant_reports_every_note_as_zero(db_url: str) -> None:
+    with open_store(db_url) as store:
+        summary = build(store.tenant("empty"), parse_config(SAMPLE_CONFIG, "sample"), as_of=datetime(2026, 1, 1))
+    assert summary.tickets_total == 0 and summary.notes and set(summary.notes.values()) == {0}

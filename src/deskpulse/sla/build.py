@@ -239,8 +239,9 @@ def build(
                 for table in _OUTPUT_TABLES:
                     repo.replace_rows(table, getattr(result, table), ticket_ids=no_ids)  # appends
 
-        if not parts:  # nothing to compute: still clear what has to go
+        if not parts:  # nothing to compute: still clear what has to go (and report zero notes)
             clear()
+            write(compute(_empty_tickets(), _empty_events(), sla, as_of_s))
         # Pipelined: the engine computes partition k (its own in-memory DuckDB, in a worker
         # thread) while this thread writes partition k-1 and loads k+1 through the store's
         # connection, which only this thread touches. Writes keep partition order.
