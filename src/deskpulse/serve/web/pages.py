@@ -249,13 +249,14 @@ async def login(request: Request) -> Response:
     username = form.get("username", "").strip()
     if username:
         try:
+            issued = time.time()  # before the check, as the API's login does (routes/auth.py)
             principal = await run_in_threadpool(password_login, request, username, form.get("password", ""))
         except LoginThrottled as exc:
             return _login_page(request, target, 429, exc.message, username)
         except AuthError:
             return _login_page(request, target, 401, "Invalid username or password.", username)
         ttl = SESSION_HOURS * 3600
-        token = login_token(jwt_secret(request), principal, ttl)  # a user session: ends with the user's
+        token = login_token(jwt_secret(request), principal, ttl, now=issued)  # a user session
         log.info("dashboard login: user %s, tenant %s", principal.subject, principal.tenant_id)
         return _session(request, token, target, ttl)
     token = "".join(form.get("token", "").split())
